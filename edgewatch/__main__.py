@@ -1,0 +1,3 @@
+from edgewatch.cli import main
+
+raise SystemExit(main())
