@@ -1,0 +1,96 @@
+"""Typed configuration of a camera (the contract's camera file), validated with errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edgewatch.errors import UserError
+
+
+class Zone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="zone name, used in events")
+    kind: Literal["hat_required", "bin"] = Field(description="what the zone's rule checks")
+    polygon: list[tuple[float, float]] = Field(description="image polygon [[u, v], …], full-resolution pixels")
+
+    @field_validator("polygon")
+    @classmethod
+    def _at_least_triangle(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(v) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(v)}")
+        return v
+
+
+class KitchenRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    missing_chef_hat_after_s: float = Field(default=5.0, gt=0, le=3600,
+                                            description="a person in a hat-required zone without a hat this long")
+    uncovered_bin_after_s: float = Field(default=30.0, gt=0, le=86400,
+                                         description="a bin open this long with no one using it")
+
+
+class CameraConfig(BaseModel):
+    """One camera: what `analyze --camera` reads and each entry of `cameras:` in edge.yaml holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                           description="stable id: letters, digits, '.', '_' and '-'")
+    detector: Literal["falling", "kitchen"]
+    source: str | None = Field(default=None, description="rtsp:// URL or file path (ignored by analyze)")
+    calibration: Path | None = Field(default=None, description="calibration YAML (falling cameras)")
+    model: Path | None = Field(default=None, description="ONNX model (kitchen cameras); default: shipped model")
+    zones: list[Zone] = Field(default_factory=list)
+    rules: KitchenRules = Field(default_factory=KitchenRules)
+    pre_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds before the event")
+    post_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds after the event")
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem, each naming the key path: ``cam.yaml: zones.0.kind: Input should be …``."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt?)"
+        lines.append(f"{source}: {key}: {msg}")
+    return "; ".join(lines)
+
+
+def read_yaml(path: str | Path) -> Any:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"{p}: not valid YAML: {exc}") from None
+
+
+def load_camera(path: str | Path) -> CameraConfig:
+    """Load a camera file; relative paths inside it are resolved against the file's folder."""
+    p = Path(path)
+    data = read_yaml(p)
+    if not isinstance(data, dict):
+        raise UserError(f"{p}: expected a mapping of camera settings, got {type(data).__name__}")
+    try:
+        cam = CameraConfig.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(format_validation_error(exc, str(p))) from None
+    base = p.parent
+    if cam.calibration is not None and not cam.calibration.is_absolute():
+        cam.calibration = base / cam.calibration
+    if cam.model is not None and not cam.model.is_absolute():
+        cam.model = base / cam.model
+    return cam

@@ -1,0 +1,1 @@
+"""Detection of objects thrown or falling from buildings: motion candidates → tracks → physics validation."""

@@ -1,0 +1,303 @@
+"""Motion candidates from consecutive luma frames, at full temporal rate and full spatial resolution.
+
+The hot path of the falling-object detector, run on every decoded frame. A falling object is often only
+2–20 px across and moves several pixels per frame, so the detector differences consecutive frames rather than
+keeping a slow background model, and tests each changed region against the frame before last so that only the
+object's *current* position becomes a candidate (the place it left is a "ghost": it differs from the previous
+frame but not from the one before).
+
+Per frame, on the watched region only:
+
+    D1 = |Y_t − Y_{t−1}|                       (full resolution, one cv2 call)
+    changed = D1 > T_noise + k_edge · G        (G: gradient magnitude of the scene, refreshed now and then)
+    cells = any(changed) on a g×g grid         (area resize: cheap, keeps 1-px objects)
+
+``T_noise`` follows the sensor/compression noise (the median of D1 is a robust estimate of its spread); the
+gradient term keeps sub-pixel camera sway and compression ringing on strong edges (window frames, balcony
+rails) from lighting up. Grid cells that are changing most of the time (trees, flags, laundry, a flickering
+sign) are masked automatically and released again once they calm down. A frame where a large part of the
+view changes at once is a lighting change, an exposure jump or a camera shake: the shift is measured, and
+the frame is either compensated or skipped while the detector re-adapts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MotionParams:
+    """Tuning of the motion stage. Defaults are measured on the generated benchmark set (docs/benchmarks.md)."""
+
+    cell_px: int = 4
+    """Grid cell size for grouping changed pixels into candidates."""
+    noise_k: float = 4.5
+    """Threshold in units of the frame-difference noise spread."""
+    min_threshold: float = 6.0
+    """Lower bound of the noise threshold (grey levels), for very clean video."""
+    edge_gain: float = 0.35
+    """Threshold increase per grey level of local scene gradient (sub-pixel sway on edges)."""
+    busy_alpha: float = 1.0 / 40.0
+    """Rate of the per-cell activity average (per frame): about 1.6 s at 25 fps."""
+    busy_on: float = 0.12
+    """A cell changing this fraction of the time is masked (tree, laundry)."""
+    busy_off: float = 0.04
+    """…and unmasked again when it calms below this."""
+    global_change_fraction: float = 0.12
+    """More than this fraction of watched cells changing at once: lighting change or shake."""
+    shake_min_px: float = 0.4
+    """A measured global shift above this is treated as camera shake and compensated."""
+    max_candidates: int = 48
+    """Per frame; the strongest are kept (rain storms)."""
+    gradient_refresh_frames: int = 50
+    """How often the scene gradient used by the edge-aware threshold is recomputed."""
+
+
+@dataclass
+class Candidates:
+    """The moving blobs of one frame, one row each (numpy arrays, full-resolution pixel coordinates)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    area_px: np.ndarray
+    contrast: np.ndarray
+    """Mean |difference| over the blob, grey levels."""
+    length_px: np.ndarray
+    """Extent of the blob along its main axis (motion blur streak length)."""
+
+    def __len__(self) -> int:
+        return int(self.u.shape[0])
+
+    @staticmethod
+    def empty() -> Candidates:
+        z = np.zeros(0, np.float64)
+        return Candidates(z, z, z, z, z)
+
+
+@dataclass
+class FrameStatus:
+    """What the motion stage made of a frame, for heartbeats, logs and the benchmark."""
+
+    noise_threshold: float = 0.0
+    changed_fraction: float = 0.0
+    busy_fraction: float = 0.0
+    skipped: str | None = None
+    """Why no candidates were looked for: "warmup", "lighting", "shake"."""
+    shift_px: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass
+class MotionDetector:
+    """Stateful per-camera motion stage: feed luma frames in order, get candidates.
+
+    ``watch_mask`` (H×W uint8, non-zero = watched) is the calibration's detection area minus its ignore areas;
+    only its bounding box is ever processed.
+    """
+
+    watch_mask: np.ndarray
+    params: MotionParams = field(default_factory=MotionParams)
+
+    def __post_init__(self) -> None:
+        mask = np.ascontiguousarray(self.watch_mask.astype(np.uint8))
+        if mask.ndim != 2:
+            raise ValueError(f"watch_mask must be H×W, got shape {mask.shape}")
+        ys, xs = np.nonzero(mask)
+        if ys.size == 0:
+            raise ValueError("watch_mask is empty: the detection area minus the ignore areas covers no pixel")
+        g = self.params.cell_px
+        # Region of interest, aligned to the grid so cells map to whole pixel blocks.
+        x0, y0 = (int(xs.min()) // g) * g, (int(ys.min()) // g) * g
+        x1 = min(mask.shape[1], -(-(int(xs.max()) + 1) // g) * g)
+        y1 = min(mask.shape[0], -(-(int(ys.max()) + 1) // g) * g)
+        x1 -= (x1 - x0) % g
+        y1 -= (y1 - y0) % g
+        self.roi = (x0, y0, x1, y1)
+        self.shape = mask.shape
+        roi_mask = mask[y0:y1, x0:x1]
+        self._unwatched = np.where(roi_mask > 0, 0, 255).astype(np.uint8)
+        cells = cv2.resize(roi_mask, ((x1 - x0) // g, (y1 - y0) // g), interpolation=cv2.INTER_AREA)
+        self._cell_watched = cells > 0
+        self._n_watched_cells = max(1, int(self._cell_watched.sum()))
+        self._busy = np.zeros(cells.shape, np.float32)
+        self._busy_mask = np.zeros(cells.shape, bool)
+        self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
+        self._threshold_map: np.ndarray | None = None
+        self._noise_sigma = 0.0
+        self._frames_seen = 0
+        self.status = FrameStatus()
+
+    # -- public ---------------------------------------------------------------------------------------------
+
+    def process(self, luma: np.ndarray) -> Candidates:
+        """Candidates in this frame (full-image pixel coordinates). Call once per frame, in time order."""
+        if luma.shape != self.shape:
+            raise ValueError(f"frame is {luma.shape[1]}x{luma.shape[0]}, detector set up for "
+                             f"{self.shape[1]}x{self.shape[0]}")
+        x0, y0, x1, y1 = self.roi
+        cur = np.ascontiguousarray(luma[y0:y1, x0:x1])
+        self.status = FrameStatus()
+        self._frames_seen += 1
+        if len(self._prev) < 2:
+            self._remember(cur)
+            self.status.skipped = "warmup"
+            return Candidates.empty()
+        if self._threshold_map is None or self._frames_seen % self.params.gradient_refresh_frames == 0:
+            self._refresh_threshold_map(cur)
+
+        d1 = cv2.absdiff(cur, self._prev[-1])
+        self._update_noise(d1)
+        changed = self._changed(d1)
+        cells = self._cells(changed)
+        active = cells & self._cell_watched
+        frac = float(active.sum()) / self._n_watched_cells
+        self.status.changed_fraction = frac
+
+        if frac > self.params.global_change_fraction:
+            compensated = self._compensate_shake(cur)
+            if compensated is None:
+                self.status.skipped = "lighting"
+                self._remember(cur)
+                return Candidates.empty()
+            prev1, prev2 = compensated
+            d1 = cv2.absdiff(cur, prev1)
+            changed = self._changed(d1)
+            cells = self._cells(changed)
+            active = cells & self._cell_watched
+            frac = float(active.sum()) / self._n_watched_cells
+            if frac > self.params.global_change_fraction:
+                self.status.skipped = "shake"
+                self._remember(cur)
+                return Candidates.empty()
+        else:
+            prev2 = self._prev[-2]
+
+        self._update_busy(active)
+        active &= ~self._busy_mask
+        cands = self._measure(active, cur, d1, prev2)
+        self._remember(cur)
+        return cands
+
+    @property
+    def busy_mask(self) -> np.ndarray:
+        """Cells currently masked as persistently moving (grid resolution, ROI-relative)."""
+        return self._busy_mask.copy()
+
+    # -- stages ---------------------------------------------------------------------------------------------
+
+    def _remember(self, roi_frame: np.ndarray) -> None:
+        self._prev.append(roi_frame)
+        if len(self._prev) > 2:
+            self._prev.pop(0)
+
+    def _refresh_threshold_map(self, cur: np.ndarray) -> None:
+        """Per-pixel extra threshold from the scene's local gradient (dilated: sway moves edges ±1 px)."""
+        gx = cv2.Sobel(cur, cv2.CV_16S, 1, 0, ksize=3)
+        gy = cv2.Sobel(cur, cv2.CV_16S, 0, 1, ksize=3)
+        grad = cv2.addWeighted(cv2.convertScaleAbs(gx), 0.125, cv2.convertScaleAbs(gy), 0.125, 0)
+        grad = cv2.dilate(grad, np.ones((3, 3), np.uint8))
+        extra = cv2.convertScaleAbs(grad, alpha=self.params.edge_gain)
+        self._threshold_map = cv2.max(extra, self._unwatched)  # 255 where unwatched: never exceeded
+
+    def _update_noise(self, d1: np.ndarray) -> None:
+        """Robust spread of the frame difference: median(|d|)/0.6745 on a sparse sample of pixels."""
+        sample = d1[::7, ::7]
+        sigma = float(np.median(sample)) / 0.6745 + 0.5
+        # Slow to rise, quick to fall: a burst of motion must not make the detector deaf.
+        rate = 0.02 if sigma > self._noise_sigma else 0.2
+        self._noise_sigma = sigma if self._noise_sigma == 0 else (1 - rate) * self._noise_sigma + rate * sigma
+        self.status.noise_threshold = self._noise_threshold()
+
+    def _noise_threshold(self) -> float:
+        return max(self.params.min_threshold, self.params.noise_k * self._noise_sigma)
+
+    def _changed(self, d1: np.ndarray) -> np.ndarray:
+        """Binary (0/255) map of pixels whose change exceeds noise + edge allowance."""
+        assert self._threshold_map is not None
+        t = round(self._noise_threshold())
+        excess = cv2.subtract(d1, self._threshold_map)  # saturating: 0 where below the edge allowance
+        _, changed = cv2.threshold(excess, t, 255, cv2.THRESH_BINARY)
+        return changed
+
+    def _cells(self, changed: np.ndarray) -> np.ndarray:
+        h, w = self._busy.shape
+        # Area averaging keeps any changed pixel visible (a single pixel of 255 averages to ≥ 255/g²).
+        return cv2.resize(changed, (w, h), interpolation=cv2.INTER_AREA) > 0
+
+    def _update_busy(self, active: np.ndarray) -> None:
+        p = self.params
+        cv2.accumulateWeighted(active.astype(np.float32), self._busy, p.busy_alpha)
+        self._busy_mask = np.where(self._busy_mask, self._busy > p.busy_off, self._busy > p.busy_on)
+        self._busy_mask = cv2.dilate(self._busy_mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        self.status.busy_fraction = float(self._busy_mask.sum()) / self._busy_mask.size
+
+    def _compensate_shake(self, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Measure the global shift against the previous frame; warp the two stored frames onto the current.
+
+        Returns None when the change is not a shift (lighting, exposure): the frame is then skipped.
+        """
+        small = (cur.shape[1] // 4, cur.shape[0] // 4)
+        a = cv2.resize(self._prev[-1], small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        b = cv2.resize(cur, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        (dx, dy), response = cv2.phaseCorrelate(a, b)
+        dx, dy = 4.0 * dx, 4.0 * dy
+        self.status.shift_px = (dx, dy)
+        if response < 0.2 or np.hypot(dx, dy) < self.params.shake_min_px:
+            return None
+        m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+        size = (cur.shape[1], cur.shape[0])
+        warped = [cv2.warpAffine(f, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                  for f in self._prev]
+        self._prev = warped
+        return warped[-1], warped[-2]
+
+    def _measure(self, active: np.ndarray, cur: np.ndarray, d1: np.ndarray, prev2: np.ndarray) -> Candidates:
+        """Group active cells into blobs and measure each at full resolution.
+
+        The blob's pixels must differ from both the previous frame and the one before (min of the two
+        differences): that keeps the object's current position and drops the ghost where it was.
+        """
+        n, _labels, stats, _ = cv2.connectedComponentsWithStats(active.astype(np.uint8), connectivity=8)
+        if n <= 1:
+            return Candidates.empty()
+        stats = stats[1:]
+        if stats.shape[0] > 4 * self.params.max_candidates:
+            stats = stats[np.argsort(-stats[:, cv2.CC_STAT_AREA])[: 4 * self.params.max_candidates]]
+        g = self.params.cell_px
+        x0, y0, _, _ = self.roi
+        t = self._noise_threshold()
+        h_img, w_img = cur.shape
+        out: list[tuple[float, float, float, float, float]] = []
+        for cx, cy, cw, ch, _area in stats:
+            bx0, by0 = max(0, (cx - 1) * g), max(0, (cy - 1) * g)
+            bx1, by1 = min(w_img, (cx + cw + 1) * g), min(h_img, (cy + ch + 1) * g)
+            patch_d1 = d1[by0:by1, bx0:bx1]
+            patch_d2 = cv2.absdiff(cur[by0:by1, bx0:bx1], prev2[by0:by1, bx0:bx1])
+            both = np.minimum(patch_d1, patch_d2).astype(np.float32)
+            allowance = self._threshold_map[by0:by1, bx0:bx1] if self._threshold_map is not None else 0
+            weight = both - allowance - t
+            np.maximum(weight, 0, out=weight)
+            total = float(weight.sum())
+            if total <= 0:
+                continue  # a ghost: the object left this place
+            ys, xs = np.nonzero(weight)
+            w = weight[ys, xs]
+            u = float((xs * w).sum() / total) + bx0 + x0
+            v = float((ys * w).sum() / total) + by0 + y0
+            area = float(ys.size)
+            contrast = float(both[ys, xs].mean())
+            if ys.size >= 2:
+                cov = np.cov(np.vstack([xs, ys]).astype(np.float64), aweights=w)
+                length = float(4.0 * np.sqrt(max(np.linalg.eigvalsh(cov)[-1], 0.0))) + 1.0
+            else:
+                length = 1.0
+            out.append((u, v, area, contrast, length))
+        if not out:
+            return Candidates.empty()
+        if len(out) > self.params.max_candidates:
+            out.sort(key=lambda r: -r[2] * r[3])
+            out = out[: self.params.max_candidates]
+        arr = np.asarray(out, np.float64)
+        return Candidates(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4])

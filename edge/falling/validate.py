@@ -1,0 +1,183 @@
+"""Is this track an object falling under gravity? Physics tests that reject birds, leaves, rain and insects.
+
+Two tiers:
+
+1. **Image-space tests** (always): enough points over enough time and travel; a smooth constant-acceleration
+   path (``p(t) = p0 + v0·t + ½·a·t²`` fits within a few pixels: flutter, flapping and erratic flight do not);
+   moving *down* (along the image direction of the vertical, which with a calibration is the direction toward
+   the vertical vanishing point, and image +v without one); accelerating downwards, measured as the ratio
+   ``a·T / v̄`` of the speed gained over the track to its mean speed — free fall seen from ``t1`` to ``t2`` after
+   release gives ``(t2−t1) / ((t1+t2)/2)``, a leaf or paper at terminal velocity gives ≈ 0.
+2. **Metric test** (with a calibration): gravity gives metric scale, so a 3-D ballistic path with g = 9.81 m/s²
+   must reproduce the pixel track (reprojection RMS within a few pixels), start in front of the facade within
+   the building's extent, and need no more drag than a thrown object has (terminal velocity above ~8 m/s).
+   A bird gliding down or a leaf drifting cannot satisfy all three.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edge.falling.tracker import Track
+
+if TYPE_CHECKING:
+    from calibration import FacadeCalibration
+    from calibration.backproject import ReleaseEstimate
+
+GRAVITY_MPS2 = 9.81
+
+
+@dataclass(frozen=True)
+class ValidationParams:
+    min_points: int = 7
+    min_duration_s: float = 0.24
+    min_travel_px: float = 14.0
+    min_fill: float = 0.6
+    """Detections per frame interval over the track's span (gaps from occlusion are fine, sparse chains of
+    unrelated blobs are not)."""
+    max_rms_px: float = 1.8
+    """Constant-acceleration fit residual, plus ``rms_per_px_travel`` × travel for long fast tracks."""
+    rms_per_px_travel: float = 0.01
+    max_angle_from_down_deg: float = 40.0
+    min_accel_ratio: float = 0.12
+    """a·T/v̄ along the down direction (see module docstring)."""
+    max_size_change: float = 6.0
+    """Largest/smallest blob area (a flapping bird or an insect near the lens changes shape wildly)."""
+    # metric tier
+    max_backprojection_rms_px: float = 2.5
+    facade_margin_m: float = 3.0
+    max_outward_m: float = 4.0
+    max_drag_per_m: float = GRAVITY_MPS2 / 8.0**2
+    """Quadratic drag k (1/m) in dv/dt = g − k·|v|·v; terminal speed √(g/k) = 8 m/s at this bound."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    reason: str
+    confidence: float
+    rms_px: float
+    accel_ratio: float
+    release: ReleaseEstimate | None = None
+
+
+def fit_quadratic(t: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares ``uv(t) = c0 + c1·τ + c2·τ²`` with τ = t − t̄; returns (coef 3×2, RMS residual in px)."""
+    tau = t - t.mean()
+    A = np.vander(tau, 3)  # columns τ², τ, 1
+    coef, *_ = np.linalg.lstsq(A, uv, rcond=None)
+    resid = uv - A @ coef
+    rms = float(np.sqrt((resid**2).sum(axis=1).mean()))
+    return coef, rms
+
+
+def image_down_direction(cal: FacadeCalibration | None, u: float, v: float, scale: float) -> np.ndarray:
+    """Unit image direction in which a vertically falling object moves at pixel (u, v).
+
+    With a calibration: project a point on the pixel's ray and the same point 0.1 m lower; the direction is
+    the same at any depth (it points along the line to the vertical vanishing point).
+    """
+    if cal is None:
+        return np.array([0.0, 1.0])
+    origin, dirs = cal.rays(np.array([[u / scale, v / scale]]))
+    p = origin + 20.0 * dirs[0]
+    uv = cal.project(np.vstack([p, p - np.array([0.0, 0.0, 0.1])]))
+    d = uv[1] - uv[0]
+    n = float(np.hypot(*d))
+    return d / n if n > 0 else np.array([0.0, 1.0])
+
+
+def validate_track(
+    track: Track,
+    params: ValidationParams,
+    cal: FacadeCalibration | None = None,
+    scale: float = 1.0,
+    frame_interval_s: float = 0.04,
+) -> Verdict:
+    """Decide whether a closed track is a falling object; ``scale`` = frame width / calibration width."""
+    n = len(track)
+    if n < params.min_points:
+        return Verdict(False, f"only {n} points", 0.0, math.nan, math.nan)
+    t, uv = track.arrays()
+    duration = float(t[-1] - t[0])
+    if duration < params.min_duration_s:
+        return Verdict(False, f"lasted {duration:.2f} s", 0.0, math.nan, math.nan)
+    fill = (n - 1) * frame_interval_s / duration
+    if fill < params.min_fill:
+        return Verdict(False, f"sparse: {fill:.2f} detections per frame", 0.0, math.nan, math.nan)
+    travel = float(np.hypot(*(uv[-1] - uv[0])))
+    if travel < params.min_travel_px:
+        return Verdict(False, f"travelled {travel:.1f} px", 0.0, math.nan, math.nan)
+    area = np.asarray(track.area)
+    if area.max() > params.max_size_change * max(area.min(), 1.0) and area.max() > 12:
+        return Verdict(False, f"blob size varies {area.min():.0f}–{area.max():.0f} px", 0.0, math.nan, math.nan)
+
+    coef, rms = fit_quadratic(t, uv)
+    max_rms = params.max_rms_px + params.rms_per_px_travel * travel
+    if rms > max_rms:
+        return Verdict(False, f"not smooth: rms {rms:.2f} px > {max_rms:.2f}", 0.0, rms, math.nan)
+
+    mid = uv.mean(axis=0)
+    down = image_down_direction(cal, float(mid[0]), float(mid[1]), scale)
+    accel = 2.0 * coef[0]  # px/s², constant over the track
+    vel_mean = coef[1]  # px/s at the mean time
+    speed = float(np.hypot(*vel_mean))
+    cos_down = float(vel_mean @ down) / max(speed, 1e-9)
+    angle = math.degrees(math.acos(max(-1.0, min(1.0, cos_down))))
+    if angle > params.max_angle_from_down_deg:
+        return Verdict(False, f"moving {angle:.0f}° away from down", 0.0, rms, math.nan)
+    accel_ratio = float(accel @ down) * duration / max(speed, 1e-9)
+    if accel_ratio < params.min_accel_ratio:
+        return Verdict(False, f"not accelerating downwards (a·T/v = {accel_ratio:.2f})", 0.0, rms, accel_ratio)
+
+    release = None
+    if cal is not None:
+        from calibration.backproject import estimate_release
+
+        release = estimate_release(cal, t, uv / scale)
+        if release is None:
+            return Verdict(False, "no ballistic fit", 0.0, rms, accel_ratio)
+        reason = _implausible_release(release, cal, params)
+        if reason:
+            return Verdict(False, reason, 0.0, rms, accel_ratio, release)
+
+    confidence = _confidence(n, rms, max_rms, accel_ratio, release, params)
+    return Verdict(True, "ballistic", confidence, rms, accel_ratio, release)
+
+
+def _implausible_release(rel: ReleaseEstimate, cal: FacadeCalibration, p: ValidationParams) -> str | None:
+    if rel.rms_px > p.max_backprojection_rms_px:
+        return f"does not fit g = 9.81 m/s²: rms {rel.rms_px:.2f} px"
+    if rel.drag_per_m > p.max_drag_per_m:
+        return f"too much drag for a thrown object (terminal {math.sqrt(GRAVITY_MPS2 / rel.drag_per_m):.1f} m/s)"
+    if not (-p.max_outward_m <= rel.y <= 1.0):
+        return f"release {rel.y:.1f} m from the facade"
+    x_lo, x_hi = _facade_x_extent(cal)
+    if not (x_lo - p.facade_margin_m <= rel.x <= x_hi + p.facade_margin_m):
+        return f"release x = {rel.x:.1f} m outside the facade ({x_lo:.1f}–{x_hi:.1f} m)"
+    if not (0.0 <= rel.z <= cal.roof_m + p.facade_margin_m):
+        return f"release height {rel.z:.1f} m outside the building"
+    return None
+
+
+def _facade_x_extent(cal: FacadeCalibration) -> tuple[float, float]:
+    if cal.columns:
+        return min(c.x_min for c in cal.columns), max(c.x_max for c in cal.columns)
+    return -math.inf, math.inf
+
+
+def _confidence(
+    n: int, rms: float, max_rms: float, accel_ratio: float, rel: ReleaseEstimate | None, p: ValidationParams
+) -> float:
+    """A score in (0, 1): longer, smoother, clearly accelerating tracks score higher; a metric fit adds most."""
+    length_term = 1.0 - math.exp(-(n - p.min_points + 1) / 6.0)
+    smooth_term = 1.0 - 0.5 * (rms / max_rms)
+    accel_term = min(1.0, accel_ratio / (3 * p.min_accel_ratio))
+    score = 0.45 + 0.2 * length_term + 0.15 * smooth_term + 0.1 * accel_term
+    if rel is not None:
+        score += 0.1 * (1.0 - min(1.0, rel.rms_px / p.max_backprojection_rms_px))
+    return round(min(0.99, max(0.01, score)), 3)
