@@ -1,0 +1,84 @@
+"""Point-mass flight under gravity with quadratic air drag.
+
+    dp/dt = v,    dv/dt = −g·ẑ − k·|v|·v
+
+``k`` (1/m) is ``ρ·C_d·A / (2m)``: 0 for a dense object (a flower pot), ~0.01–0.05 for a bottle or a shoe,
+more for paper or a plastic bag (terminal speed ``sqrt(g/k)``). There is no closed form with drag, so states
+are integrated with classical Runge–Kutta (RK4) on a uniform grid and read off at arbitrary times by cubic
+Hermite interpolation (position and velocity are both known at the grid nodes, so the interpolant is
+fourth-order accurate like the integrator).
+
+Everything is batched: ``B`` initial states and drags are propagated at once, which is how the trajectory fit
+evaluates its finite-difference Jacobian in one pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calibration.camera import FloatArray
+
+GRAVITY_M_S2 = 9.81
+DEFAULT_STEP_S = 0.02
+
+
+def acceleration(v: FloatArray, drag_per_m: FloatArray, gravity_m_s2: float = GRAVITY_M_S2) -> FloatArray:
+    """``a = −g·ẑ − k·|v|·v`` for velocities ``(B, 3)`` and drags ``(B,)``."""
+    speed = np.linalg.norm(v, axis=-1, keepdims=True)
+    a = -drag_per_m[:, None] * speed * v
+    a[:, 2] -= gravity_m_s2
+    return a
+
+
+def rk4_grid(
+    state0: FloatArray, drag_per_m: FloatArray, h_s: float, n_steps: int, gravity_m_s2: float = GRAVITY_M_S2
+) -> FloatArray:
+    """States ``(B, n_steps + 1, 6)`` at times ``0, h, 2h, …`` (``h`` may be negative: integrate backwards)."""
+    out = np.empty((state0.shape[0], n_steps + 1, 6))
+    p = state0[:, :3].copy()
+    v = state0[:, 3:].copy()
+    out[:, 0, :3] = p
+    out[:, 0, 3:] = v
+    k = drag_per_m
+    for i in range(1, n_steps + 1):
+        a1 = acceleration(v, k, gravity_m_s2)
+        v2 = v + 0.5 * h_s * a1
+        a2 = acceleration(v2, k, gravity_m_s2)
+        v3 = v + 0.5 * h_s * a2
+        a3 = acceleration(v3, k, gravity_m_s2)
+        v4 = v + h_s * a3
+        a4 = acceleration(v4, k, gravity_m_s2)
+        p = p + h_s / 6.0 * (v + 2.0 * v2 + 2.0 * v3 + v4)
+        v = v + h_s / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
+        out[:, i, :3] = p
+        out[:, i, 3:] = v
+    return out
+
+
+def positions_at(
+    state0: FloatArray,
+    drag_per_m: FloatArray,
+    times_s: FloatArray,
+    gravity_m_s2: float = GRAVITY_M_S2,
+    max_step_s: float = DEFAULT_STEP_S,
+) -> FloatArray:
+    """Positions ``(B, N, 3)`` at ``times_s`` (``(N,)``, all ``>= 0``, relative to the initial state).
+
+    ``state0`` is ``(B, 6)``: position then velocity.
+    """
+    times = np.asarray(times_s, dtype=np.float64)
+    t_end = float(times.max()) if len(times) else 0.0
+    n = max(1, int(np.ceil(t_end / max_step_s)))
+    h = t_end / n if t_end > 0 else max_step_s
+    grid = rk4_grid(state0, drag_per_m, h, n, gravity_m_s2)
+    s = times / h
+    i = np.clip(np.floor(s).astype(int), 0, n - 1)
+    f = (s - i)[None, :, None]
+    p0, v0 = grid[:, i, :3], grid[:, i, 3:]
+    p1, v1 = grid[:, i + 1, :3], grid[:, i + 1, 3:]
+    f2, f3 = f * f, f * f * f
+    h00 = 2 * f3 - 3 * f2 + 1
+    h10 = f3 - 2 * f2 + f
+    h01 = -2 * f3 + 3 * f2
+    h11 = f3 - f2
+    return np.asarray(h00 * p0 + h10 * h * v0 + h01 * p1 + h11 * h * v1)
