@@ -1,0 +1,310 @@
+"""Accuracy benchmark of the falling-object detector on a generated, seeded set of scenes.
+
+    python -m benchmarks.falling_bench                 # 64 scenes + isolation scenes, 2 processes
+    python -m benchmarks.falling_bench --quick         # 12 scenes, for a smoke run
+
+Prints event recall, precision, false alarms per camera-hour, median detection latency, release-storey
+accuracy (physics back-projection against the naive facade-plane intersection), a per-distractor breakdown of
+false alarms, and false alarms on scenes with a single distractor type and no throw. With ``--naive`` the
+naive OpenCV pipeline (benchmarks/naive.py) runs on the same scenes for comparison. The scenes are generated
+into ``data/bench/`` (ignored by git) on first use and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DISTRACTORS = ["trees", "birds", "leaves", "paper", "rain", "insects", "laundry", "lighting", "jitter", "noise"]
+MATCH_PX = 12.0
+
+
+@dataclass
+class SceneResult:
+    name: str
+    duration_s: float
+    distractors: list[str]
+    throws: int
+    detected: list[int] = field(default_factory=list)
+    """Truth throw ids matched by an event."""
+    false_alarms: list[dict[str, Any]] = field(default_factory=list)
+    latency_s: list[float] = field(default_factory=list)
+    """Per detected throw: media time the event was emitted minus the time the object became visible."""
+    floors: list[dict[str, Any]] = field(default_factory=list)
+    """Per detected throw: truth storey, physics storey and probability, naive storey."""
+    naive_events: int = 0
+    naive_false_alarms: int = 0
+    naive_detected: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+
+
+def _truth_track(throw: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    pts = [p for p in throw["track"] if p.get("visible", True)]
+    return np.array([p["t"] for p in pts]), np.array([[p["u"], p["v"]] for p in pts])
+
+
+def _matches(ev_t: np.ndarray, ev_uv: np.ndarray, throw: dict[str, Any], fps: float) -> bool:
+    tt, tuv = _truth_track(throw)
+    if tt.size == 0:
+        return False
+    idx = np.clip(np.searchsorted(tt, ev_t), 0, tt.size - 1)
+    prev = np.clip(idx - 1, 0, tt.size - 1)
+    idx = np.where(np.abs(tt[prev] - ev_t) < np.abs(tt[idx] - ev_t), prev, idx)
+    near_t = np.abs(tt[idx] - ev_t) < 0.6 / fps
+    if near_t.sum() < max(3, 0.5 * ev_t.size):
+        return False
+    d = np.hypot(*(tuv[idx[near_t]] - ev_uv[near_t]).T)
+    return bool(np.median(d) <= MATCH_PX)
+
+
+def _storey_index(names: list[str], name: str | None) -> int | None:
+    return names.index(name) if name in names else None
+
+
+def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False) -> SceneResult:
+    from calibration import load_calibration
+    from calibration.naive import naive_release
+    from edge.falling.detector import FallingDetector
+    from edge.frames import decode_frames, open_video
+
+    truth_file = Path(truth_path)
+    truth = json.loads(truth_file.read_text())
+    base = truth_file.parent
+    cal = load_calibration(base / truth["calibration"]) if calibrated else None
+    fps = float(truth["fps"])
+    res = SceneResult(truth["name"], float(truth["duration_s"]), list(truth["distractors"]), len(truth["throws"]))
+    det = FallingDetector(truth["name"], cal)
+    emitted: list[tuple[float, Any]] = []
+    t0 = time.perf_counter()
+    container = open_video(base / truth["video"])
+    last_t = 0.0
+    try:
+        for frame in decode_frames(container):
+            last_t = frame.t_s
+            res.frames += 1
+            emitted += [(frame.t_s, ev) for ev in det.process(frame)]
+    finally:
+        container.close()
+    emitted += [(last_t, ev) for ev in det.finish()]
+    res.seconds = time.perf_counter() - t0
+
+    names = [f["name"] for f in (load_calibration(base / truth["calibration"]).floors)]
+    for at_t, ev in emitted:
+        ev_t = np.array([p.t for p in ev.track])
+        ev_uv = np.array([[p.u, p.v] for p in ev.track])
+        hit = next((th for th in truth["throws"] if th["id"] not in res.detected and _matches(ev_t, ev_uv, th, fps)),
+                   None)
+        if hit is None:
+            res.false_alarms.append({"t": round(float(ev_t[0]), 2), "blame": _blame(truth, ev_t[0], ev_t[-1])})
+            continue
+        res.detected.append(hit["id"])
+        res.latency_s.append(round(at_t - float(hit["visible_from_s"]), 3))
+        if cal is not None:
+            baseline = naive_release(cal, ev_t, ev_uv)
+            rel = ev.release
+            res.floors.append({
+                "truth": hit["floor"],
+                "physics": rel.floor if rel else None,
+                "p_truth": float(rel.floor_probabilities.get(hit["floor"], 0.0)) if rel else 0.0,
+                "p_top": max(rel.floor_probabilities.values(), default=0.0) if rel else 0.0,
+                "naive": baseline.floor if baseline else None,
+                "outward_m": round(-float(hit["release_xyz"][1]), 2),
+                "d_physics": _diff(names, hit["floor"], rel.floor if rel else None),
+                "d_naive": _diff(names, hit["floor"], baseline.floor if baseline else None),
+            })
+    if naive:
+        _run_naive(base / truth["video"], truth, fps, res)
+    return res
+
+
+def _diff(names: list[str], a: str, b: str | None) -> int | None:
+    ia, ib = _storey_index(names, a), _storey_index(names, b)
+    return None if ia is None or ib is None else ib - ia
+
+
+def _blame(truth: dict[str, Any], t0: float, t1: float) -> str:
+    """The distractor active when a false alarm happened (or the scene's list when none is logged then)."""
+    for d in truth.get("distractor_events", []):
+        if d["t_start_s"] - 0.5 <= t1 and t0 <= d["t_end_s"] + 0.5:
+            return str(d["type"])
+    return "+".join(truth["distractors"]) or "none"
+
+
+def _run_naive(video: Path, truth: dict[str, Any], fps: float, res: SceneResult) -> None:
+    import cv2
+
+    from benchmarks.naive import NaivePipeline
+
+    cap = cv2.VideoCapture(str(video))
+    pipe = NaivePipeline()
+    i = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        pipe.process(bgr, i / fps)
+        i += 1
+    cap.release()
+    res.naive_events = len(pipe.events)
+    matched: set[int] = set()
+    for ev in pipe.events:
+        ev_t = np.array([p[0] for p in ev.track])
+        ev_uv = np.array([[p[1], p[2]] for p in ev.track])
+        hit = next((th for th in truth["throws"] if _matches(ev_t, ev_uv, th, fps)), None)
+        if hit is None:
+            res.naive_false_alarms += 1
+        else:
+            matched.add(hit["id"])
+    res.naive_detected = len(matched)
+
+
+def ensure_sets(root: Path, count: int, seed: int, iso_per_type: int, width: int, height: int) -> tuple[
+        list[Path], list[Path]]:
+    from edgewatch.scenes.falling import generate_set, random_spec, render_scene
+
+    main_dir = root / f"falling-{width}x{height}-n{count}-s{seed}"
+    marker = main_dir / "complete"
+    if not marker.exists():
+        print(f"generating {count} scenes into {main_dir} (once) …", file=sys.stderr)
+        generate_set(main_dir, count, seed, width=width, height=height, progress=_gen_progress)
+        marker.write_text("ok\n")
+    main = sorted(main_dir.glob("*.truth.json"))
+    iso_dir = root / f"falling-isolation-{width}x{height}-k{iso_per_type}-s{seed}"
+    iso_marker = iso_dir / "complete"
+    if not iso_marker.exists() and iso_per_type > 0:
+        print(f"generating isolation scenes into {iso_dir} (once) …", file=sys.stderr)
+        iso_dir.mkdir(parents=True, exist_ok=True)
+        for k, kind in enumerate(DISTRACTORS):
+            for j in range(iso_per_type):
+                spec = random_spec(seed + 10_000 + 100 * k + j, width=width, height=height, n_throws=0,
+                                   distractors=[kind])
+                render_scene(spec, iso_dir, f"iso-{kind}-{j}")
+                print(f"  {kind} {j + 1}/{iso_per_type}", file=sys.stderr)
+        iso_marker.write_text("ok\n")
+    iso = sorted(iso_dir.glob("*.truth.json")) if iso_per_type > 0 else []
+    return main, iso
+
+
+def _gen_progress(done: int, total: int) -> None:
+    print(f"  scene {done}/{total}", file=sys.stderr)
+
+
+def summarise(results: list[SceneResult], label: str) -> dict[str, Any]:
+    throws = sum(r.throws for r in results)
+    detected = sum(len(r.detected) for r in results)
+    fas = [fa for r in results for fa in r.false_alarms]
+    hours = sum(r.duration_s for r in results) / 3600.0
+    lat = [x for r in results for x in r.latency_s]
+    floors = [f for r in results for f in r.floors]
+    out: dict[str, Any] = {
+        "set": label,
+        "scenes": len(results),
+        "hours": round(hours, 4),
+        "throws": throws,
+        "detected": detected,
+        "recall": round(detected / throws, 4) if throws else None,
+        "events": detected + len(fas),
+        "precision": round(detected / (detected + len(fas)), 4) if detected + len(fas) else None,
+        "false_alarms": len(fas),
+        "false_alarms_per_hour": round(len(fas) / hours, 2) if hours else None,
+        "median_latency_s": round(float(np.median(lat)), 3) if lat else None,
+        "fa_by_distractor": _count([fa["blame"] for fa in fas]),
+        "frames": sum(r.frames for r in results),
+        "fps_single_core": round(sum(r.frames for r in results) / max(1e-9, sum(r.seconds for r in results)), 1),
+    }
+    if floors:
+        def rate(key: str, tol: int) -> float:
+            return round(sum(1 for f in floors if f[key] is not None and abs(f[key]) <= tol) / len(floors), 4)
+
+        right = [f for f in floors if f["d_physics"] == 0]
+        wrong = [f for f in floors if f["d_physics"] != 0]
+        out["floor"] = {
+            "n": len(floors),
+            "physics_exact": rate("d_physics", 0),
+            "physics_within_1": rate("d_physics", 1),
+            "naive_exact": rate("d_naive", 0),
+            "naive_within_1": rate("d_naive", 1),
+            "p_truth_ge_0.5_when_right": round(sum(f["p_truth"] >= 0.5 for f in right) / len(right), 4)
+            if right else None,
+            "mean_p_top_when_wrong": round(float(np.mean([f["p_top"] for f in wrong])), 3) if wrong else None,
+            "naive_mean_error_storeys": round(float(np.mean([f["d_naive"] for f in floors
+                                                             if f["d_naive"] is not None] or [0])), 2),
+        }
+    if any(r.naive_events for r in results):
+        out["naive"] = {
+            "events": sum(r.naive_events for r in results),
+            "recall": round(sum(r.naive_detected for r in results) / throws, 4) if throws else None,
+            "false_alarms_per_hour": round(sum(r.naive_false_alarms for r in results) / hours, 1),
+        }
+    return out
+
+
+def _count(items: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in items:
+        out[it] = out.get(it, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _eval(args: tuple[str, bool, bool]) -> SceneResult:
+    return evaluate_scene(*args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("data/bench"), help="where generated scenes are kept")
+    ap.add_argument("--count", type=int, default=64, help="scenes in the main set (≥ 25 %% without a throw)")
+    ap.add_argument("--seed", type=int, default=1000)
+    ap.add_argument("--isolation", type=int, default=2, help="no-throw scenes per single distractor type")
+    ap.add_argument("--size", default="1280x720", help="WxH of the generated scenes")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--uncalibrated", action="store_true", help="run without the calibration (image tests only)")
+    ap.add_argument("--naive", action="store_true", help="also run the naive OpenCV pipeline on the main set")
+    ap.add_argument("--quick", action="store_true", help="12 scenes, 1 isolation scene per type")
+    ap.add_argument("--json", type=Path, help="write the summary and per-scene results here")
+    ap.add_argument("--limit", type=int, help="evaluate only the first N scenes of the set")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.count, args.isolation = 12, 1
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    main_set, iso_set = ensure_sets(args.data, args.count, args.seed, args.isolation, w, h)
+    if args.limit:
+        main_set = main_set[: args.limit]
+    calibrated = not args.uncalibrated
+    jobs = [(str(p), calibrated, args.naive) for p in main_set] + [(str(p), calibrated, False) for p in iso_set]
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        results = []
+        for i, r in enumerate(pool.imap(_eval, jobs), 1):
+            results.append(r)
+            print(f"\r  evaluated {i}/{len(jobs)} scenes", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    main_res, iso_res = results[: len(main_set)], results[len(main_set):]
+    summary = {
+        "date": time.strftime("%Y-%m-%d"),
+        "calibrated": calibrated,
+        "size": args.size,
+        "main": summarise(main_res, f"{len(main_res)} scenes, seed {args.seed}"),
+        "isolation": {kind: sum(len(r.false_alarms) for r in iso_res if r.distractors == [kind])
+                      for kind in DISTRACTORS} if iso_res else {},
+        "isolation_hours": round(sum(r.duration_s for r in iso_res) / 3600, 4),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"summary": summary, "scenes": [asdict(r) for r in results]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

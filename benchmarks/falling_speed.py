@@ -1,0 +1,157 @@
+"""Speed and memory of the falling-object pipeline, as ratios measured in one run.
+
+    python -m benchmarks.falling_speed                  # 1080p25 and 1440p25 generated clips
+    python -m benchmarks.falling_speed --seconds 10
+
+For each clip, in the same process and one after the other: (a) a plain PyAV decode loop, (b) the falling
+pipeline (PyAV decode → FallingDetector with the scene's calibration), (c) the naive OpenCV pipeline
+(cv2.VideoCapture → MOG2 → contours → nearest-neighbour tracks). Frames per second of each and the ratios
+(b)/(a) and (b)/(c). Peak memory is the maximum resident set of a fresh process running (b) alone: one
+camera's worker. Clips are generated once into data/bench/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def make_clip(root: Path, width: int, height: int, seconds: float, seed: int) -> Path:
+    from edgewatch.scenes.falling import random_spec, render_scene
+
+    name = f"speed-{width}x{height}-{int(seconds)}s-s{seed}"
+    truth = root / f"{name}.truth.json"
+    if not truth.exists():
+        print(f"generating {name} (once) …", file=sys.stderr)
+        spec = random_spec(seed, width=width, height=height, duration_s=seconds, n_throws=2,
+                           distractors=["trees", "birds", "rain", "noise", "jitter"])
+        render_scene(spec, root, name)
+    return truth
+
+
+def plain_decode(video: Path) -> int:
+    import av
+
+    with av.open(str(video)) as c:
+        c.streams.video[0].thread_type = "AUTO"
+        n = 0
+        for frame in c.decode(video=0):
+            frame.planes[0]  # touch the luma plane as the pipeline does
+            n += 1
+    return n
+
+
+def pipeline(video: Path, calibration: Path) -> tuple[int, int]:
+    from calibration import load_calibration
+    from edge.falling.detector import FallingDetector
+    from edge.frames import decode_frames, open_video
+
+    det = FallingDetector("speed", load_calibration(calibration))
+    events = 0
+    n = 0
+    container = open_video(video)
+    try:
+        for frame in decode_frames(container):
+            events += len(det.process(frame))
+            n += 1
+    finally:
+        container.close()
+    events += len(det.finish())
+    return n, events
+
+
+def naive(video: Path) -> int:
+    import cv2
+
+    from benchmarks.naive import NaivePipeline
+
+    cap = cv2.VideoCapture(str(video))
+    pipe = NaivePipeline()
+    n = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        pipe.process(bgr, n / 25.0)
+        n += 1
+    cap.release()
+    return n
+
+
+def timed(fn: Any, *args: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+def peak_rss_mb(video: Path, calibration: Path) -> float:
+    """Peak RSS of a fresh interpreter running one camera's pipeline over the clip."""
+    code = (
+        "import resource,sys; from benchmarks.falling_speed import pipeline; from pathlib import Path; "
+        f"pipeline(Path({str(video)!r}), Path({str(calibration)!r})); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("data/bench"))
+    ap.add_argument("--seconds", type=float, default=12.0)
+    ap.add_argument("--sizes", default="1920x1080,2560x1440")
+    ap.add_argument("--seed", type=int, default=77)
+    ap.add_argument("--repeat", type=int, default=2, help="best of N for each measurement")
+    args = ap.parse_args(argv)
+    args.data.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in args.sizes.split(","):
+        w, h = (int(x) for x in size.split("x"))
+        truth_path = make_clip(args.data, w, h, args.seconds, args.seed)
+        truth = json.loads(truth_path.read_text())
+        video, cal = truth_path.parent / truth["video"], truth_path.parent / truth["calibration"]
+        best: dict[str, float] = {}
+        frames = 0
+        events = 0
+        for _ in range(args.repeat):
+            dt, frames = timed(plain_decode, video)
+            best["decode"] = min(best.get("decode", 1e9), dt)
+            dt, (_, events) = timed(pipeline, video, cal)
+            best["pipeline"] = min(best.get("pipeline", 1e9), dt)
+            dt, _ = timed(naive, video)
+            best["naive"] = min(best.get("naive", 1e9), dt)
+        fps = {k: frames / v for k, v in best.items()}
+        row = {
+            "size": size,
+            "frames": frames,
+            "events": events,
+            "decode_fps": round(fps["decode"], 1),
+            "pipeline_fps": round(fps["pipeline"], 1),
+            "naive_fps": round(fps["naive"], 1),
+            "pipeline_vs_decode": round(fps["pipeline"] / fps["decode"], 3),
+            "pipeline_vs_naive": round(fps["pipeline"] / fps["naive"], 2),
+            "cameras_at_25fps": round(fps["pipeline"] / 25.0, 1),
+            "peak_rss_mb": round(peak_rss_mb(video, cal), 1),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(json.dumps({"date": time.strftime("%Y-%m-%d"), "cpu_count": _cpus(),
+                      "self_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "rows": rows}, indent=2))
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
