@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field, field_validator
 from scipy.optimize import least_squares
 
@@ -243,7 +244,7 @@ def _point_errors(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray
 # --- 4. mis-clicks -----------------------------------------------------------------------------------------
 
 
-def _leave_one_out(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray, idx: FloatArray) -> FloatArray:
+def _leave_one_out(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray, idx: NDArray[np.intp]) -> FloatArray:
     """Residual of each point in ``idx`` predicted by a fit to the other points of ``idx``."""
     out = np.full(len(uv), np.nan)
     for i in idx:
