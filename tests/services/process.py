@@ -1,0 +1,77 @@
+"""What every service here needs: free ports, readiness probes, clear errors and child-process handling."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class ServiceUnavailableError(RuntimeError):
+    """A service could not start; the message says what to install or configure."""
+
+
+def require_binary(name: str, debian_package: str) -> str:
+    """Full path of executable ``name``, or :class:`ServiceUnavailableError` naming the package that provides it."""
+    path = shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.is_file()), None
+    )
+    if path is None:
+        raise ServiceUnavailableError(
+            f"`{name}` not found: install the Debian package {debian_package} "
+            f"(`make system-deps` runs scripts/install-system-deps.sh, which does)"
+        )
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the kernel's pick; another process may still race us to it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(
+    ready: Callable[[], bool], timeout_s: float, alive: Callable[[], bool] = lambda: True, poll_s: float = 0.05
+) -> bool:
+    """Poll ``ready()`` until it holds (True), ``alive()`` stops holding or ``timeout_s`` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        if not alive():
+            return False
+        time.sleep(poll_s)
+    return ready()
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if the child has not exited after ``timeout_s``; always reaps it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """Last lines of a log file, for error messages."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
