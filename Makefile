@@ -1,0 +1,35 @@
+# Developer commands. `make test` is THE test command (README; CI runs it through .ci/run).
+# Works on a fresh clone: installs missing Debian packages, creates .venv, then lints, type-checks, tests.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Rebuilt when pyproject.toml changes, so new dependencies arrive with a plain `make test`.
+STAMP := $(VENV)/.installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: venv system-deps test lint demo samples
+.NOTPARALLEL:
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: system-deps venv lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(BIN)/edgewatch demo
+
+samples: venv
+	$(BIN)/python sample_videos/generate.py
