@@ -21,7 +21,7 @@ from edgewatch.scenes.physics import G_MPS2, drag_constant, integrate_fall, term
 
 def _project(cal_path: Path, xyz: np.ndarray) -> np.ndarray:
     try:
-        from calibration import load_calibration  # type: ignore[attr-defined]
+        from calibration import load_calibration
 
         return np.asarray(load_calibration(cal_path).project(xyz), float)
     except Exception:  # the calibration package is still being written: OpenCV is the reference
