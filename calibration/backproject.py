@@ -20,9 +20,10 @@ The model, in three steps (docs/calibration.md has the full argument):
 3. **Where on that flight was the release?** The track starts some unknown time after the release, so we run
    each flight backwards from ``t0``. A release at backward time ``τ`` is plausible in proportion to
    ``π_y(y(τ)) · π_v(|v(τ)|)``: the release lies in the facade zone ``y ∈ [−2.5, 0]`` m (window to deep balcony,
-   soft edges), and release speeds are those of a hand (half-normal, σ = 4 m/s), which also puts a plain drop
-   at the apex of its flight. Release times are uniform a priori. Flights whose way back never meets the zone
-   get no weight. Monte-Carlo samples of ``θ ~ N(θ̂, Σ)`` times a grid of ``τ`` give weighted release points;
+   soft edges), and release velocities are those of a hand (horizontal speed σ 2.5 m/s, vertical
+   0.3 ± 1.5 m/s), which also puts a plain drop at the apex of its flight. Release times are uniform a
+   priori. Flights whose way back never meets the zone get no weight. Monte-Carlo samples of
+   ``θ ~ N(θ̂, Σ)`` times a grid of ``τ`` give weighted release points;
    their heights, smoothed by a Gaussian kernel, give ``floor_probabilities``.
 
 The naive alternative (:mod:`calibration.naive`: the first detection's ray met with the facade plane) ignores
@@ -59,11 +60,14 @@ class ReleasePrior:
     """Nearest release: the facade plane (a window)."""
     y_soft_m: float = 0.3
     """Gaussian fall-off outside ``[y_min_m, y_max_m]``: fit error and odd facades."""
-    speed_sigma_m_s: float = 4.0
-    """Scale of the half-normal prior on release speed."""
+    horizontal_speed_sigma_m_s: float = 2.5
+    """Scale of the prior on the horizontal release speed (a push or a throw, not a cannon)."""
+    vertical_speed_mean_m_s: float = 0.3
+    vertical_speed_sigma_m_s: float = 1.5
+    """Prior on the vertical release speed: dropped, tossed slightly up, rarely hurled down."""
     max_time_back_s: float = 4.0
     """Longest assumed time between release and first detection."""
-    time_step_s: float = 0.02
+    time_step_s: float = 0.03
     drag_sigma_per_m: float = 0.1
     """Weak prior pulling the drag towards 0 (dense objects); light objects overcome it easily."""
     depth_center_m: float = -2.0
@@ -384,11 +388,18 @@ def _release_log_weights(states: FloatArray, prior: ReleasePrior, soften: float)
     """``log π_y(y) + log π_v(|v|)`` for backward states ``(M, J, 6)``, −inf where the flight is impossible."""
     y = states[..., 1]
     z = states[..., 2]
-    speed = np.linalg.norm(states[..., 3:], axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        speed = np.sqrt(np.sum(states[..., 3:] ** 2, axis=-1))
+        horizontal = np.sqrt(states[..., 3] ** 2 + states[..., 4] ** 2)
+    vz = states[..., 5]
     soft = prior.y_soft_m * soften
     outside = np.maximum(prior.y_min_m - y, 0.0) + np.maximum(y - prior.y_max_m, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
-        logw = -0.5 * (outside / soft) ** 2 - 0.5 * (speed / (prior.speed_sigma_m_s * soften)) ** 2
+        logw = (
+            -0.5 * (outside / soft) ** 2
+            - 0.5 * (horizontal / (prior.horizontal_speed_sigma_m_s * soften)) ** 2
+            - 0.5 * ((vz - prior.vertical_speed_mean_m_s) / (prior.vertical_speed_sigma_m_s * soften)) ** 2
+        )
     # Between the release and the first detection the object was in the air in front of the facade.
     through_wall = np.maximum.accumulate(y, axis=1) > prior.y_max_m + 2.0 * soft
     impossible = through_wall | (z < 0.0) | ~np.isfinite(logw) | (speed > 80.0)
@@ -445,7 +456,8 @@ def estimate_release(
     w = np.exp(logw - logw[np.isfinite(logw)].max())
     w = np.where(np.isfinite(w), w, 0.0).reshape(-1)
     flat = states.reshape(-1, 6)
-    flat = np.where(np.isfinite(flat), flat, 0.0)  # their weight is 0; keep 0·inf from turning into NaN
+    # Impossible states have weight 0; zero them so that 0·inf (or huge²) cannot turn into NaN.
+    flat = np.where(np.isfinite(flat) & (w[:, None] > 0), flat, 0.0)
     tau_flat = np.broadcast_to(tau[None, :], logw.shape).reshape(-1)
     w_sum = float(w.sum())
     z_all = flat[:, 2]

@@ -19,13 +19,13 @@ import numpy as np
 from calibration.camera import FloatArray
 
 GRAVITY_M_S2 = 9.81
-DEFAULT_STEP_S = 0.02
+DEFAULT_STEP_S = 0.04
 
 
 def acceleration(v: FloatArray, drag_per_m: FloatArray, gravity_m_s2: float = GRAVITY_M_S2) -> FloatArray:
     """``a = −g·ẑ − k·|v|·v`` for velocities ``(B, 3)`` and drags ``(B,)``."""
-    speed = np.linalg.norm(v, axis=-1, keepdims=True)
-    a = -drag_per_m[:, None] * speed * v
+    speed = np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
+    a = -(drag_per_m * speed)[:, None] * v
     a[:, 2] -= gravity_m_s2
     return a
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from pydantic import ValidationError
 
 from calibration.errors import CalibrationError
 from calibration.fit import DEFAULT_MAX_STOREY_FRACTION, DEFAULT_OUTLIER_PX, CalibrationPoints, fit_calibration
@@ -96,8 +97,8 @@ def _load_points(args: argparse.Namespace) -> CalibrationPoints:
     lens = read_yaml(args.intrinsics)
     try:
         known = Intrinsics.model_validate(lens.get("intrinsics", lens))
-    except Exception as exc:  # pydantic.ValidationError
-        detail = describe_validation_error(exc) if hasattr(exc, "errors") else str(exc)
+    except ValidationError as exc:
+        detail = describe_validation_error(exc)
         raise CalibrationError(f"{args.intrinsics}: intrinsics.{detail}") from None
     size = lens.get("image_size")
     if size is not None and "image_size" in data and list(size) != list(data["image_size"]):
