@@ -21,9 +21,9 @@ from edge.falling.motion import Candidates
 class TrackerParams:
     max_speed_frac_per_s: float = 1.6
     """Largest plausible image speed, in image heights per second (gate for a track's second point)."""
-    max_gap_s: float = 0.28
+    max_gap_s: float = 0.36
     """A track with no detection for this long is closed."""
-    young_gap_s: float = 0.13
+    young_gap_s: float = 0.2
     """…and a track of fewer than three points after this long: real objects show in consecutive frames, and
     rain would otherwise fill the tracker with one-point tracks."""
     fit_window: int = 10

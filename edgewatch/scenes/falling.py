@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import yaml
 
@@ -440,6 +441,35 @@ def _facade_outline(cam: PinholeCamera, b: BuildingSpec) -> list[list[float]]:
     return out
 
 
+def _watch_area(cam: PinholeCamera, b: BuildingSpec, outward_m: float = 4.0, side_m: float = 2.0) -> list[list[float]]:
+    """Image polygon to watch: the volume in front of the facade where a thrown object can be.
+
+    An object thrown outwards is seen from below *outside* the facade's own outline (against the sky beside or
+    above it), so the area is the convex hull of the box x ∈ [−side, W + side], y ∈ [−outward, 0],
+    z ∈ [0, roof + 2 m], projected with distortion and clipped to the image. This is what a building manager
+    is told to draw (docs/calibration.md).
+    """
+    n = 24
+    xs = np.linspace(-side_m, b.width_m + side_m, n)
+    ys = np.array([-outward_m, 0.0])
+    zs = np.linspace(0.0, b.roof_z_m + 2.0, n)
+    grid = np.array(np.meshgrid(xs, ys, zs, indexing="ij")).reshape(3, -1).T
+    pc = cam.to_camera(grid)
+    pc = pc[pc[:, 2] > 0.5]
+    if len(pc) < 3:
+        return []
+    xn = pc[:, :2] / pc[:, 2:3]
+    lim = np.array([-cam.cx / cam.fx, -cam.cy / cam.fy, (cam.width - 1 - cam.cx) / cam.fx,
+                    (cam.height - 1 - cam.cy) / cam.fy]) * 1.05
+    xn = np.clip(xn, lim[:2], lim[2:])  # the distortion polynomial is only valid near the view
+    zero = (0.0, 0.0, 0.0)
+    uv = PinholeCamera(cam.width, cam.height, cam.fx, cam.fy, cam.cx, cam.cy, cam.dist, zero, zero).project(
+        np.concatenate([xn, np.ones((len(xn), 1))], 1))
+    uv = np.clip(uv, [0, 0], [cam.width - 1, cam.height - 1]).astype(np.float32)
+    hull = cv2.convexHull(uv).reshape(-1, 2)
+    return [[round(float(u), 1), round(float(v), 1)] for u, v in hull]
+
+
 def calibration_dict(spec: FallingSceneSpec, ignore_areas: list[list[list[float]]]) -> dict[str, Any]:
     """The calibration file (DESIGN.md contract) for the scene."""
     cam, b = spec.camera, spec.building
@@ -466,7 +496,7 @@ def calibration_dict(spec: FallingSceneSpec, ignore_areas: list[list[list[float]
             }
             for i in range(len(b.column_edges_m) - 1)
         ],
-        "detection_area": _facade_outline(cam, b),
+        "detection_area": _watch_area(cam, b),
         "ignore_areas": ignore_areas,
     }
 
