@@ -151,7 +151,7 @@ def random_spec(seed: int, *, width: int = 1280, height: int = 720, duration_s: 
         tables = [f.box for f in layout.fixtures if f.kind == "prep_table"]
         bins = [b.box for b in layout.bins]
         zones = [z.floor_corners() for z in layout.prep_zones]
-        if all(_in_view(cam, b.corners()) for b in tables + bins) and all(
+        if bins and all(_in_view(cam, b.corners()) for b in tables + bins) and all(
             _in_view(cam, z.mean(0, keepdims=True) + (z - z.mean(0)) * 0.6, 0) for z in zones
         ):
             break
@@ -454,22 +454,34 @@ _SAMPLE_SIZE = (960, 540)
 _SAMPLE_DURATION_S = 12.0
 
 
-def _pick_seed(start: int, want: Callable[[list[dict[str, object]]], bool]) -> KitchenSceneSpec:
+def _pick_seed(start: int, want: Callable[[KitchenSceneSpec, list[dict[str, object]]], bool]) -> KitchenSceneSpec:
     for s in range(start, start + 400):
         spec = random_spec(s, width=_SAMPLE_SIZE[0], height=_SAMPLE_SIZE[1], duration_s=_SAMPLE_DURATION_S)
-        if want(rule_truth(spec)[1]) and len(spec.staff) >= 2:
+        if len(spec.staff) >= 2 and want(spec, rule_truth(spec)[1]):
             return spec
     raise RuntimeError(f"no seed in [{start}, {start + 400}) gives the wanted sample scene")
 
 
+def _all_hatted(spec: KitchenSceneSpec) -> bool:
+    return not rule_truth(spec)[0] and all(h is not None and HAT_STYLES[h] for m in spec.staff for _, h in m.hats)
+
+
 def write_samples(out_dir: Path) -> list[Path]:
-    """The committed sample set: one clip with a missing-chef-hat violation, one with an uncovered bin, one
-    compliant; 960×540, 12 s. Seeds are found by a deterministic search, so the set is reproducible."""
-    kinds: list[tuple[str, int, Callable[[list[dict[str, object]]], bool]]] = [
-        ("kitchen-missing-hat", 1000, lambda v: any(x["type"] == "missing_chef_hat" for x in v)
+    """The committed sample set: one clip with a missing-chef-hat violation (and no bin violation), one with an
+    uncovered bin (and no hat violation), both starting after the first 1.5 s, and one compliant clip where
+    everyone wears a chef hat throughout; 960×540, 12 s, two or more staff. Seeds are found by a deterministic
+    search, so the set is reproducible."""
+
+    def late(v: dict[str, object], kind: str) -> bool:
+        start = v["start_s"]
+        return v["type"] == kind and isinstance(start, float) and start >= 1.5
+
+    kinds: list[tuple[str, int, Callable[[KitchenSceneSpec, list[dict[str, object]]], bool]]] = [
+        ("kitchen-missing-hat", 1000, lambda _, v: any(late(x, "missing_chef_hat") for x in v)
          and not any(x["type"] == "uncovered_bin" for x in v)),
-        ("kitchen-uncovered-bin", 2000, lambda v: any(x["type"] == "uncovered_bin" for x in v)),
-        ("kitchen-compliant", 3000, lambda v: not v),
+        ("kitchen-uncovered-bin", 2000, lambda _, v: any(late(x, "uncovered_bin") for x in v)
+         and not any(x["type"] == "missing_chef_hat" for x in v)),
+        ("kitchen-compliant", 3000, lambda spec, v: not v and _all_hatted(spec)),
     ]
     out = []
     for name, start, want in kinds:

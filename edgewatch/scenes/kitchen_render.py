@@ -483,10 +483,11 @@ class KitchenRenderer:
                             _tinted((228, 228, 225), lg), oid))
         elif style == "paper_cap":
             base = ring(head_c, fwd, side, 0.122, 0.1, zb - 0.005)
+            band_top = ring(head_c, fwd, side, 0.12, 0.098, zb + 0.015)
             ridge = ring(head_c, fwd, side, 0.115, 0.025, zb + 0.075)
-            out.append(hull(np.vstack([base, ridge]), _tinted(white, lg * 0.97), oid))
-            out.append(hull(np.vstack([base, ring(head_c, fwd, side, 0.12, 0.095, zb + 0.015)]),
-                            _tinted(cap, lg), oid))
+            # the coloured band first: the white crown then leaves only its lower edge showing
+            out.append(hull(np.vstack([base, band_top]), _tinted(cap, lg), oid))
+            out.append(hull(np.vstack([band_top, ridge]), _tinted(white, lg * 0.97), oid))
         elif style == "baseball_cap":
             out.append(hull(np.vstack([ring(head_c, fwd, side, 0.11, 0.11, zb - 0.01),
                                        ring(head_c, fwd, side, 0.075, 0.075, zb + 0.065),
@@ -664,6 +665,8 @@ def _draw(
     lo = np.array([np.inf, np.inf])
     hi = np.array([-np.inf, -np.inf])
     for p in prims:
+        if not np.all(np.abs(p.pts) < 1e5):  # a point at or behind the camera plane: nothing sensible to draw
+            continue
         pad = p.size if p.kind != "poly" else 0.0
         if p.kind == "stroke":
             pad = p.size / 2
