@@ -46,11 +46,15 @@ class MotionParams:
     """A cell changing this fraction of the time is masked (tree, laundry)."""
     busy_off: float = 0.04
     """…and unmasked again when it calms below this."""
+    busy_scene_factor: float = 2.5
+    """Both thresholds are raised by this multiple of the mean activity over the watched cells (rain)."""
+    shake_check_fraction: float = 0.03
+    """More than this fraction of watched cells changing at once: measure the global shift (camera shake)."""
     global_change_fraction: float = 0.12
-    """More than this fraction of watched cells changing at once: lighting change or shake."""
+    """More than this fraction still changing after shake compensation: lighting change, skip the frame."""
     shake_min_px: float = 0.4
     """A measured global shift above this is treated as camera shake and compensated."""
-    max_candidates: int = 48
+    max_candidates: int = 64
     """Per frame; the strongest are kept (rain storms)."""
     gradient_refresh_frames: int = 50
     """How often the scene gradient used by the edge-aware threshold is recomputed."""
@@ -149,30 +153,31 @@ class MotionDetector:
 
         d1 = cv2.absdiff(cur, self._prev[-1])
         self._update_noise(d1)
-        changed = self._changed(d1)
-        cells = self._cells(changed)
-        active = cells & self._cell_watched
-        frac = float(active.sum()) / self._n_watched_cells
+        active, frac = self._active_cells(d1)
         self.status.changed_fraction = frac
+        prev2 = self._prev[-2]
 
-        if frac > self.params.global_change_fraction:
+        if frac > self.params.shake_check_fraction:
+            # Many cells at once: a shake (compensate and look again) or a lighting change (skip the frame).
             compensated = self._compensate_shake(cur)
-            if compensated is None:
+            if compensated is None and frac > self.params.global_change_fraction:
                 self.status.skipped = "lighting"
                 self._remember(cur)
                 return Candidates.empty()
-            prev1, prev2 = compensated
-            d1 = cv2.absdiff(cur, prev1)
-            changed = self._changed(d1)
-            cells = self._cells(changed)
-            active = cells & self._cell_watched
-            frac = float(active.sum()) / self._n_watched_cells
-            if frac > self.params.global_change_fraction:
-                self.status.skipped = "shake"
-                self._remember(cur)
-                return Candidates.empty()
-        else:
-            prev2 = self._prev[-2]
+            if compensated is not None:
+                stored = self._prev
+                prev1, prev2_c = compensated
+                d1_c = cv2.absdiff(cur, prev1)
+                active_c, frac_c = self._active_cells(d1_c)
+                if frac_c < 0.5 * frac:  # the shift explained the change: keep the aligned frames
+                    self._prev = [prev2_c, prev1]
+                    d1, active, frac, prev2 = d1_c, active_c, frac_c, prev2_c
+                else:  # a spurious correlation peak (flicker, texture): keep the frames as they were
+                    self._prev = stored
+                if frac > self.params.global_change_fraction:
+                    self.status.skipped = "shake"
+                    self._remember(cur)
+                    return Candidates.empty()
 
         self._update_busy(active)
         active &= ~self._busy_mask
@@ -221,6 +226,10 @@ class MotionDetector:
         _, changed = cv2.threshold(excess, t, 255, cv2.THRESH_BINARY)
         return changed
 
+    def _active_cells(self, d1: np.ndarray) -> tuple[np.ndarray, float]:
+        cells = self._cells(self._changed(d1)) & self._cell_watched
+        return cells, float(cells.sum()) / self._n_watched_cells
+
     def _cells(self, changed: np.ndarray) -> np.ndarray:
         h, w = self._busy.shape
         # Area averaging keeps any changed pixel visible (a single pixel of 255 averages to ≥ 255/g²).
@@ -229,14 +238,17 @@ class MotionDetector:
     def _update_busy(self, active: np.ndarray) -> None:
         p = self.params
         cv2.accumulateWeighted(active.astype(np.float32), self._busy, p.busy_alpha)
-        self._busy_mask = np.where(self._busy_mask, self._busy > p.busy_off, self._busy > p.busy_on)
+        # Rain and snow raise every cell's activity alike; a tree raises its own cells far above the rest.
+        # So a cell is busy when it stands out from the scene-wide rate, not merely when it is often active.
+        base = p.busy_scene_factor * float(self._busy[self._cell_watched].mean())
+        self._busy_mask = np.where(self._busy_mask, self._busy > p.busy_off + base, self._busy > p.busy_on + base)
         self._busy_mask = cv2.dilate(self._busy_mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         self.status.busy_fraction = float(self._busy_mask.sum()) / self._busy_mask.size
 
     def _compensate_shake(self, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Measure the global shift against the previous frame; warp the two stored frames onto the current.
+        """Measure the global shift against the previous frame; the two stored frames warped onto the current.
 
-        Returns None when the change is not a shift (lighting, exposure): the frame is then skipped.
+        Returns None when the change is not a shift (lighting, exposure).
         """
         small = (cur.shape[1] // 4, cur.shape[0] // 4)
         a = cv2.resize(self._prev[-1], small, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -250,54 +262,58 @@ class MotionDetector:
         size = (cur.shape[1], cur.shape[0])
         warped = [cv2.warpAffine(f, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                   for f in self._prev]
-        self._prev = warped
         return warped[-1], warped[-2]
 
     def _measure(self, active: np.ndarray, cur: np.ndarray, d1: np.ndarray, prev2: np.ndarray) -> Candidates:
-        """Group active cells into blobs and measure each at full resolution.
+        """Group active cells into blobs and measure each at full resolution, all blobs at once.
 
-        The blob's pixels must differ from both the previous frame and the one before (min of the two
-        differences): that keeps the object's current position and drops the ghost where it was.
+        A pixel counts towards its blob with weight ``min(D1, D2) − allowance − T`` (D2 = |Y_t − Y_{t−2}|): the
+        object's current position differs from both earlier frames, the place it left (the ghost) only from
+        the previous one, so ghosts get no weight and vanish. Centroid, area, contrast and streak length come
+        from weighted moments accumulated per blob with ``bincount`` over the (few) weighted pixels.
         """
-        n, _labels, stats, _ = cv2.connectedComponentsWithStats(active.astype(np.uint8), connectivity=8)
+        n, labels = cv2.connectedComponents(active.astype(np.uint8), connectivity=8)
         if n <= 1:
             return Candidates.empty()
-        stats = stats[1:]
-        if stats.shape[0] > 4 * self.params.max_candidates:
-            stats = stats[np.argsort(-stats[:, cv2.CC_STAT_AREA])[: 4 * self.params.max_candidates]]
-        g = self.params.cell_px
-        x0, y0, _, _ = self.roi
-        t = self._noise_threshold()
-        h_img, w_img = cur.shape
-        out: list[tuple[float, float, float, float, float]] = []
-        for cx, cy, cw, ch, _area in stats:
-            bx0, by0 = max(0, (cx - 1) * g), max(0, (cy - 1) * g)
-            bx1, by1 = min(w_img, (cx + cw + 1) * g), min(h_img, (cy + ch + 1) * g)
-            patch_d1 = d1[by0:by1, bx0:bx1]
-            patch_d2 = cv2.absdiff(cur[by0:by1, bx0:bx1], prev2[by0:by1, bx0:bx1])
-            both = np.minimum(patch_d1, patch_d2).astype(np.float32)
-            allowance = self._threshold_map[by0:by1, bx0:bx1] if self._threshold_map is not None else 0
-            weight = both - allowance - t
-            np.maximum(weight, 0, out=weight)
-            total = float(weight.sum())
-            if total <= 0:
-                continue  # a ghost: the object left this place
-            ys, xs = np.nonzero(weight)
-            w = weight[ys, xs]
-            u = float((xs * w).sum() / total) + bx0 + x0
-            v = float((ys * w).sum() / total) + by0 + y0
-            area = float(ys.size)
-            contrast = float(both[ys, xs].mean())
-            if ys.size >= 2:
-                cov = np.cov(np.vstack([xs, ys]).astype(np.float64), aweights=w)
-                length = float(4.0 * np.sqrt(max(np.linalg.eigvalsh(cov)[-1], 0.0))) + 1.0
-            else:
-                length = 1.0
-            out.append((u, v, area, contrast, length))
-        if not out:
+        assert self._threshold_map is not None
+        both = cv2.min(d1, cv2.absdiff(cur, prev2))
+        excess = cv2.subtract(cv2.subtract(both, self._threshold_map), round(self._noise_threshold()))
+        pts = cv2.findNonZero(excess)
+        if pts is None:
             return Candidates.empty()
-        if len(out) > self.params.max_candidates:
-            out.sort(key=lambda r: -r[2] * r[3])
-            out = out[: self.params.max_candidates]
-        arr = np.asarray(out, np.float64)
-        return Candidates(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4])
+        pts = pts.reshape(-1, 2)
+        xs, ys = pts[:, 0], pts[:, 1]
+        g = self.params.cell_px
+        lab = labels[ys // g, xs // g]
+        keep = lab > 0
+        xs, ys, lab = xs[keep].astype(np.float64), ys[keep].astype(np.float64), lab[keep]
+        if lab.size == 0:
+            return Candidates.empty()
+        w = excess[ys.astype(np.intp), xs.astype(np.intp)].astype(np.float64)
+        contrast_px = both[ys.astype(np.intp), xs.astype(np.intp)].astype(np.float64)
+
+        def acc(values: np.ndarray | None) -> np.ndarray:
+            return np.bincount(lab, weights=values, minlength=n)
+
+        count = acc(None)
+        sw = acc(w)
+        present = np.nonzero(sw > 0)[0]
+        sw_p = sw[present]
+        mx = acc(w * xs)[present] / sw_p
+        my = acc(w * ys)[present] / sw_p
+        cxx = np.maximum(acc(w * xs * xs)[present] / sw_p - mx * mx, 0.0)
+        cyy = np.maximum(acc(w * ys * ys)[present] / sw_p - my * my, 0.0)
+        cxy = acc(w * xs * ys)[present] / sw_p - mx * my
+        # Largest eigenvalue of the 2×2 covariance: the spread along the streak.
+        lam = 0.5 * (cxx + cyy) + np.sqrt(0.25 * (cxx - cyy) ** 2 + cxy * cxy)
+        length = 4.0 * np.sqrt(lam) + 1.0
+        area = count[present]
+        contrast = acc(contrast_px)[present] / area
+        x0, y0, _, _ = self.roi
+        u, v = mx + x0, my + y0
+        if present.size > self.params.max_candidates:
+            # Keep compact, contrasty blobs: rain streaks are long, thin and faint (elongation L²/area ≫ 1).
+            score = contrast * np.sqrt(np.minimum(area, 16.0)) / (1.0 + length * length / np.maximum(area, 1.0) / 8.0)
+            top = np.argsort(-score)[: self.params.max_candidates]
+            u, v, area, contrast, length = u[top], v[top], area[top], contrast[top], length[top]
+        return Candidates(u, v, area, contrast, length)

@@ -24,6 +24,8 @@ class TrackerParams:
     max_gap_s: float = 0.36
     """A track with no detection for this long is closed."""
     young_gap_s: float = 0.2
+    seed_gap_s: float = 0.09
+    """A single detection waits about two frame intervals for a second one (rain makes dozens a frame)."""
     """…and a track of fewer than three points after this long: real objects show in consecutive frames, and
     rain would otherwise fill the tracker with one-point tracks."""
     fit_window: int = 10
@@ -44,21 +46,38 @@ class Track:
     area: list[float] = field(default_factory=list)
     contrast: list[float] = field(default_factory=list)
     length: list[float] = field(default_factory=list)
+    _coef: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)), repr=False)
+    _rms: float = field(default=1.0, repr=False)
 
     def __len__(self) -> int:
         return len(self.t)
 
-    def add(self, t: float, c: Candidates, i: int) -> None:
+    def add(self, t: float, c: Candidates, i: int, fit_window: int = 10) -> None:
         self.t.append(t)
         self.u.append(float(c.u[i]))
         self.v.append(float(c.v[i]))
         self.area.append(float(c.area_px[i]))
         self.contrast.append(float(c.contrast[i]))
         self.length.append(float(c.length_px[i]))
+        self._fit(fit_window)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(t (N,), uv (N, 2))."""
         return np.asarray(self.t), np.column_stack([self.u, self.v])
+
+    def _fit(self, window: int) -> None:
+        """Refit the motion model once per new point (not once per frame): predictions then cost nothing."""
+        k = min(len(self.t), window)
+        if k < 4:
+            return  # young tracks predict from their last points directly (see predict)
+        ts = np.asarray(self.t[-k:]) - self.t[-1]
+        deg = 2 if k >= 4 else 1
+        A = np.vander(ts, deg + 1)
+        uv = np.column_stack([self.u[-k:], self.v[-k:]])
+        coef, *_ = np.linalg.lstsq(A, uv, rcond=None)
+        resid = uv - A @ coef
+        rms = float(np.sqrt((resid**2).sum(axis=1).mean())) if k > deg + 1 else 1.0
+        self._coef, self._rms = coef, rms
 
     def predict(self, t: float, params: TrackerParams, image_h: int) -> tuple[float, float, float]:
         """Predicted (u, v) at time t and the gate radius in pixels."""
@@ -66,26 +85,20 @@ class Track:
         dt = t - self.t[-1]
         if n == 1:
             return self.u[-1], self.v[-1], params.gate_min_px + params.max_speed_frac_per_s * image_h * dt
-        if n == 2:
+        if n <= 3:
             span = self.t[-1] - self.t[-2]
             vu = (self.u[-1] - self.u[-2]) / span
             vv = (self.v[-1] - self.v[-2]) / span
-            step = np.hypot(vu, vv) * dt
+            step = float(np.hypot(vu, vv)) * dt
             # Objects just released accelerate hard relative to their speed: allow for it.
             return self.u[-1] + vu * dt, self.v[-1] + vv * dt, params.gate_min_px + 0.6 * step + 2.0
-        k = min(n, params.fit_window)
-        ts = np.asarray(self.t[-k:]) - self.t[-1]
-        deg = 2 if k >= 4 else 1
-        A = np.vander(ts, deg + 1)
-        uv = np.column_stack([self.u[-k:], self.v[-k:]])
-        coef, *_ = np.linalg.lstsq(A, uv, rcond=None)
-        pred = np.vander(np.array([dt]), deg + 1) @ coef
-        resid = uv - A @ coef
-        rms = float(np.sqrt((resid**2).sum(axis=1).mean())) if k > deg + 1 else 1.0
-        vel = coef[-2] if deg >= 1 else np.zeros(2)
-        step = float(np.hypot(*vel)) * dt
-        gate = params.gate_min_px + 3.0 * rms + 0.25 * step
-        return float(pred[0, 0]), float(pred[0, 1]), gate
+        coef = self._coef
+        powers = np.array([dt * dt, dt, 1.0])[-coef.shape[0]:]
+        pred = powers @ coef
+        vel = coef[-2]
+        step = float(np.hypot(vel[0], vel[1])) * dt
+        gate = params.gate_min_px + 3.0 * self._rms + 0.25 * step
+        return float(pred[0]), float(pred[1]), gate
 
 
 @dataclass
@@ -105,7 +118,8 @@ class Tracker:
         alive: list[Track] = []
         ended: list[Track] = []
         for tr in self.active:
-            gap = p.max_gap_s if len(tr) >= 3 else p.young_gap_s
+            n = len(tr)
+            gap = p.max_gap_s if n >= 3 else p.young_gap_s if n == 2 else p.seed_gap_s
             (ended if t - tr.t[-1] > gap else alive).append(tr)
         self.active = alive
         n = len(cands)
@@ -113,28 +127,35 @@ class Tracker:
             return ended
         taken = np.zeros(n, bool)
         if self.active:
-            pairs = []
-            for ti, tr in enumerate(self.active):
-                pu, pv, gate = tr.predict(t, p, self.image_h)
-                d = np.hypot(cands.u - pu, cands.v - pv)
-                # Confirmed tracks choose first: their normalised distance is shifted below every young one's.
-                rank_offset = 0.0 if len(tr) >= p.confirm_points else 1.0
-                for ci in np.nonzero(d <= gate)[0].tolist():
-                    pairs.append((rank_offset + float(d[ci]) / gate, ti, ci))
-            pairs.sort()
-            used_tracks: set[int] = set()
-            for _, ti, ci in pairs:
-                if ti in used_tracks or taken[ci]:
-                    continue
-                self.active[ti].add(t, cands, ci)
-                used_tracks.add(ti)
-                taken[ci] = True
-        for ci in np.nonzero(~taken)[0].tolist():
+            pred = np.array([tr.predict(t, p, self.image_h) for tr in self.active])  # (T, 3): u, v, gate
+            # Confirmed tracks choose first: their normalised distances are shifted below every young one's.
+            rank = np.array([0.0 if len(tr) >= p.confirm_points else 1.0 for tr in self.active])
+            dist = np.hypot(pred[:, 0:1] - cands.u[None, :], pred[:, 1:2] - cands.v[None, :])
+            ti, ci = np.nonzero(dist <= pred[:, 2:3])
+            if ti.size:
+                cost = rank[ti] + dist[ti, ci] / pred[ti, 2]
+                order = np.argsort(cost, kind="stable")
+                used = np.zeros(len(self.active), bool)
+                for k in order.tolist():
+                    a, b = int(ti[k]), int(ci[k])
+                    if used[a] or taken[b]:
+                        continue
+                    self.active[a].add(t, cands, b, p.fit_window)
+                    used[a] = True
+                    taken[b] = True
+        free = np.nonzero(~taken)[0].tolist()
+        overflow = len(self.active) + len(free) - p.max_tracks
+        if overflow > 0:
+            # Full (a storm): make room by dropping the oldest single-detection tracks, never a real track.
+            seeds = sorted((tr.t[-1], i) for i, tr in enumerate(self.active) if len(tr) == 1)[:overflow]
+            drop = {i for _, i in seeds}
+            self.active = [tr for i, tr in enumerate(self.active) if i not in drop]
+        for ci in free:
             if len(self.active) >= p.max_tracks:
                 break
             tr = Track(self._next_id)
             self._next_id += 1
-            tr.add(t, cands, ci)
+            tr.add(t, cands, ci, p.fit_window)
             self.active.append(tr)
         return ended
 
