@@ -1,30 +1,32 @@
 """From a pixel track of a falling object to the storey and window column it came from.
 
-The model, in three steps (docs/calibration.md has the full argument):
+The flight is described by its **release** (docs/calibration.md has the full argument)::
 
-1. **Fit a 3-D flight to the pixels.** The object is a point mass, ``dv/dt = −g·ẑ − k·|v|·v``
-   (:mod:`calibration.ballistics`), described by its position and velocity at the first detection ``t0`` and its
-   drag ``k >= 0``: seven numbers ``θ``. We minimise the reprojection error of the tracked pixels
-   (``scipy.optimize.least_squares``, soft-L1 loss against detector glitches), with weak priors on ``k`` and on
-   the depth ``y``. Gravity is what makes this work: the image shows an angular acceleration of about ``g/D``
-   for an object at distance ``D``, so a known ``g`` fixes ``D`` — and with it the outward distance ``y`` —
-   where a single frame cannot. The start is the closed-form drag-free solution: each pixel ray ``d_i`` from
-   the camera centre ``C`` must contain ``p0 + v0·τ_i − ½gτ_i²ẑ``, which is linear in ``(p0, v0)``:
-   ``[d_i]× (p0 + v0 τ_i) = [d_i]× (C + ½ g τ_i² ẑ)``.
+    φ = (x_r, y_r, z_r, vx_r, vy_r, vz_r, T, s)
 
-2. **Uncertainty of the flight.** A Laplace approximation: ``Σ_fit = (Jᵀ W J)⁻¹`` at the optimum, with the pixel
-   noise estimated from the residuals (never below ``pixel_sigma_px``). The calibration's own uncertainty
-   (pointing ``σ_rot``, focal ``σ_f``) is carried through by the implicit-function theorem: if the camera moves
-   by ``δc`` the optimum moves by ``δθ = −(JᵀWJ)⁻¹ JᵀW (∂r/∂c) δc``, so ``Σ = Σ_fit + A Σ_c Aᵀ``.
+the release point and velocity, ``T`` the time from the release to the first detection ``t0`` (so the release
+was at ``t0 − T``), and ``s = ln v_t`` the log terminal speed, which sets the quadratic drag ``k = g / v_t²`` in
+``dv/dt = −g·ẑ − k·|v|·v`` (:mod:`calibration.ballistics`). The track's pixels are the flight at
+``T + τ_i`` (``τ_i`` = time since the first detection) seen through the camera.
 
-3. **Where on that flight was the release?** The track starts some unknown time after the release, so we run
-   each flight backwards from ``t0``. A release at backward time ``τ`` is plausible in proportion to
-   ``π_y(y(τ)) · π_v(|v(τ)|)``: the release lies in the facade zone ``y ∈ [−2.5, 0]`` m (window to deep balcony,
-   soft edges), and release velocities are those of a hand (horizontal speed σ 2.5 m/s, vertical
-   0.3 ± 1.5 m/s), which also puts a plain drop at the apex of its flight. Release times are uniform a
-   priori. Flights whose way back never meets the zone get no weight. Monte-Carlo samples of
-   ``θ ~ N(θ̂, Σ)`` times a grid of ``τ`` give weighted release points;
-   their heights, smoothed by a Gaussian kernel, give ``floor_probabilities``.
+1. **MAP fit.** Minimise ``½ Σ ρ(|r_i|²/σ²) + ½ Σ prior²`` (soft-L1 ``ρ`` against detector glitches) where the
+   priors are what we know about releases: ``y_r`` in the facade zone ``[−2.5, 0]`` m (soft edges), a hand's
+   velocity (horizontal σ 2 m/s, never into the building; vertical 0.3 ± 1.5 m/s), terminal speed roughly
+   log-uniform over 8–80 m/s, ``z_r`` under the roof. With gravity known, the vertical velocity at the first
+   detection says how long the object has already fallen, and a small release velocity turns that into how far
+   above the first detection the release was — the strongest constraint there is. Gravity also gives metric
+   scale: the image shows an angular acceleration of about ``g/D`` at distance ``D``. Several starts (close to
+   the facade or out on a balcony; dense or light) run together in one batched Levenberg–Marquardt, so the fit
+   does not stick in the wrong basin.
+2. **Profile over storeys.** For each storey within reach, the fit is repeated with ``z_r`` held inside that
+   storey's span ``[z_s, z_{s+1})``. Around each constrained optimum the cost is quadratic in ``z_r`` once the
+   other seven numbers are optimised out, ``C(z) ≈ C_s + γ (z − z_s) + ½ a (z − z_s)²``; the storey's
+   posterior mass is ``∫_s exp(−C(z)) dz · det(H_rest)^{−½}`` (Laplace over the other parameters) — a
+   truncated-Gaussian integral.
+3. **Calibration and model error.** The calibration's pointing and focal uncertainty move the optimum by
+   ``δφ = −H⁻¹ Jᵀ (∂r/∂c) δc`` (implicit-function theorem); the resulting release-height variance, plus a
+   small model-error term, spreads each storey's piece over its neighbours (a Gaussian convolution) before the
+   masses are read off as ``floor_probabilities``.
 
 The naive alternative (:mod:`calibration.naive`: the first detection's ray met with the facade plane) ignores
 both the outward distance (which biases it upwards when the camera looks up at an object in front of the
@@ -38,16 +40,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.special import ndtr
+from scipy.interpolate import CubicSpline
 
-from calibration.ballistics import GRAVITY_M_S2, positions_at, rk4_grid
-from calibration.camera import Camera, FloatArray, rotation_matrix
+from calibration.ballistics import GRAVITY_M_S2, positions_at_times, propagate, rk4_grid
+from calibration.camera import Camera, FloatArray
 from calibration.model import FacadeCalibration
 
 MIN_TRACK_POINTS = 5
 MIN_TRACK_SPAN_S = 0.12
-N_PARAMS = 7  # position (3) and velocity (3) at the first detection, drag k
+N_FLIGHT = 8
+"""Position (3) and velocity (3) at the first detection, time from release to first detection ``T``, ln v_t."""
+N_PARAMS = N_FLIGHT + 4
+"""… and the calibration's error in units of its declared 1 σ: rotation about the camera centre (3), focal."""
+_Z, _T, _S = 2, 6, 7
+_EPS = np.array([1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-5, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
+
+_RK4_STEPS = 14
 
 
 @dataclass(frozen=True)
@@ -60,23 +68,36 @@ class ReleasePrior:
     """Nearest release: the facade plane (a window)."""
     y_soft_m: float = 0.3
     """Gaussian fall-off outside ``[y_min_m, y_max_m]``: fit error and odd facades."""
-    horizontal_speed_sigma_m_s: float = 2.5
-    """Scale of the prior on the horizontal release speed (a push or a throw, not a cannon)."""
+    horizontal_speed_sigma_m_s: float = 2.0
+    """Scale of the prior on each horizontal release velocity component (a push or a throw, not a cannon)."""
+    inward_speed_sigma_m_s: float = 0.3
+    """Velocity into the building (``vy > 0``) at release is all but impossible."""
     vertical_speed_mean_m_s: float = 0.3
     vertical_speed_sigma_m_s: float = 1.5
     """Prior on the vertical release speed: dropped, tossed slightly up, rarely hurled down."""
-    max_time_back_s: float = 4.0
+    terminal_speed_min_m_s: float = 8.0
+    terminal_speed_max_m_s: float = 80.0
+    """Terminal speeds are about log-uniform in this range (light bags below, dense pots above)."""
+    terminal_speed_log_soft: float = 0.35
+    terminal_speed_log_sigma: float = 2.0
+    """Weak Gaussian on ``ln v_t`` around the range's centre, so that the fit stays well posed."""
+    roof_soft_m: float = 0.5
+    max_time_back_s: float = 6.0
     """Longest assumed time between release and first detection."""
-    time_step_s: float = 0.03
-    drag_sigma_per_m: float = 0.1
-    """Weak prior pulling the drag towards 0 (dense objects); light objects overcome it easily."""
-    depth_center_m: float = -2.0
-    depth_sigma_m: float = 8.0
-    """Weak prior on ``y`` at the first detection; only matters for very short tracks."""
     pixel_sigma_px: float = 0.5
-    """Least pixel noise assumed when turning residuals into uncertainty."""
-    robust_scale_px: float = 3.0
-    """Residuals beyond this many pixels are down-weighted (soft-L1)."""
+    """Least pixel noise assumed (the noise is estimated from the track itself)."""
+    robust_scale: float = 3.0
+    """Residuals beyond this many σ are down-weighted (soft-L1)."""
+    temperature: float = 1.5
+    """Likelihood tempering for the storey probabilities (unmodelled tumbling, wind, detector bias)."""
+    model_sigma_m: float = 0.3
+    """Width of the kernel that holds the release height at each profile point; doubles as model error
+    (hand height, blob centroid vs. centre of mass)."""
+    profile_spacing_storeys: float = 0.5
+    """Spacing of the release-height profile, in storeys."""
+    profile_min_storeys: float = 2.0
+    profile_max_storeys: float = 8.0
+    """The profile reaches 3.5 σ either side of each mode, at least and at most this many storeys."""
 
 
 DEFAULT_PRIOR = ReleasePrior()
@@ -84,15 +105,20 @@ DEFAULT_PRIOR = ReleasePrior()
 
 @dataclass(frozen=True)
 class TrajectoryFit:
-    """A ballistic flight fitted to a pixel track: ``θ = (x, y, z, vx, vy, vz, k)`` at time ``t0_s``."""
+    """The MAP flight of a pixel track: ``θ = (x, y, z, vx, vy, vz, T, ln v_t)`` (see the module docstring)."""
 
     t0_s: float
+    """Time of the first detection."""
     theta: FloatArray
     cov: FloatArray
+    """Laplace covariance of ``θ`` (fit and prior; no calibration uncertainty)."""
     rms_px: float
     residuals_px: FloatArray
     n_points: int
     converged: bool
+    release_state: FloatArray
+    """Release position and velocity ``(6,)``."""
+    cost: float = math.nan
 
     @property
     def position0(self) -> FloatArray:
@@ -103,8 +129,24 @@ class TrajectoryFit:
         return self.theta[3:6]
 
     @property
+    def release_position(self) -> FloatArray:
+        return self.release_state[:3]
+
+    @property
+    def release_velocity(self) -> FloatArray:
+        return self.release_state[3:]
+
+    @property
+    def t_release_s(self) -> float:
+        return self.t0_s - float(self.theta[_T])
+
+    @property
+    def terminal_speed_m_s(self) -> float:
+        return float(math.exp(self.theta[_S]))
+
+    @property
     def drag_per_m(self) -> float:
-        return float(self.theta[6])
+        return float(GRAVITY_M_S2 * math.exp(-2.0 * self.theta[_S]))
 
 
 @dataclass(frozen=True)
@@ -154,213 +196,300 @@ class ReleaseEstimate:
         }
 
 
-# --- step 1: the fit ---------------------------------------------------------------------------------------
+# --- the model -------------------------------------------------------------------------------------------------
 
 
-def _predict(cam: Camera, thetas: FloatArray, tau_s: FloatArray, gravity: float) -> FloatArray:
-    """Pixels ``(B, N, 2)`` of the flights ``thetas (B, 7)`` at times ``tau_s`` after the first detection."""
-    pos = positions_at(thetas[:, :6], np.maximum(thetas[:, 6], 0.0), tau_s, gravity)
-    return cam.project(pos)
+def _rotations(w: FloatArray) -> FloatArray:
+    """Rodrigues: rotation matrices ``(B, 3, 3)`` of rotation vectors ``(B, 3)`` (radians)."""
+    theta = np.sqrt(np.sum(w * w, axis=1))
+    small = theta < 1e-12
+    th = np.where(small, 1.0, theta)
+    k = w / th[:, None]
+    K = np.zeros((len(w), 3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    K = K - np.transpose(K, (0, 2, 1))
+    sin = np.where(small, 0.0, np.sin(theta))[:, None, None]
+    cos1 = np.where(small, 0.0, 1.0 - np.cos(theta))[:, None, None]
+    return np.asarray(np.eye(3)[None] + sin * K + cos1 * (K @ K))
 
 
-def _pixel_residuals(pred: FloatArray, uv: FloatArray) -> FloatArray:
-    res = pred - uv[None, :, :]
-    # A flight that passes behind the camera cannot explain the track: a large, finite penalty keeps the
-    # optimiser moving.
-    return np.where(np.isfinite(res), res, 1e4).reshape(pred.shape[0], -1)
+@dataclass
+class _Problem:
+    """One track, one camera: residuals of a batch of flight parameters ``ψ`` ``(B, 8)``.
+
+    ``z_lo``/``z_hi`` ``(B,)`` hold the release height inside a storey (the profile); ±inf when free.
+    """
+
+    cam: Camera
+    tau_s: FloatArray
+    uv: FloatArray
+    sigma_px: float
+    prior: ReleasePrior
+    roof_m: float
+    gravity: float
+    sigma_rot_rad: float = 0.0
+    sigma_focal: float = 0.0
+
+    def drag(self, psi: FloatArray) -> FloatArray:
+        return np.asarray(self.gravity * np.exp(-2.0 * psi[:, _S]))
+
+    def positions(self, psi: FloatArray) -> FloatArray:
+        times = np.broadcast_to(self.tau_s[None, :], (len(psi), len(self.tau_s)))
+        return positions_at_times(psi[:, :6], self.drag(psi), times, _RK4_STEPS, self.gravity)
+
+    def release(self, psi: FloatArray) -> FloatArray:
+        """Release states ``(B, 6)``: each flight run back ``T`` from the first detection."""
+        return propagate(psi[:, :6], self.drag(psi), -psi[:, _T], _RK4_STEPS, self.gravity)
+
+    def project(self, pos: FloatArray, cal_err: FloatArray) -> FloatArray:
+        """Pixels ``(B, N, 2)`` of positions ``(B, N, 3)`` through a camera off by ``cal_err`` ``(B, 4)`` σ."""
+        cam = self.cam
+        xc = cam.to_camera(pos)
+        dR = _rotations(cal_err[:, :3] * self.sigma_rot_rad)
+        xc = np.einsum("bij,bnj->bni", dR, xc)
+        uv = cam.project_camera_points(xc)
+        centre = np.array([cam.cx, cam.cy])
+        return np.asarray((uv - centre) * (1.0 + self.sigma_focal * cal_err[:, 3])[:, None, None] + centre)
+
+    def pixel_residuals(self, uv_pred: FloatArray) -> FloatArray:
+        """Robustified, whitened pixel residuals ``(B, 2N)``: ``½ Σ r²`` is the soft-L1 cost."""
+        res = (uv_pred - self.uv[None]) / self.sigma_px
+        res = np.where(np.isfinite(res), res, 1e4)
+        z = np.sum(res * res, axis=-1, keepdims=True) / self.prior.robust_scale**2
+        scale = np.sqrt(2.0 * (np.sqrt(1.0 + z) - 1.0) / np.maximum(z, 1e-12))
+        return (res * np.where(z > 1e-8, scale, 1.0)).reshape(len(uv_pred), -1)
+
+    def prior_residuals(self, psi: FloatArray, rel: FloatArray) -> FloatArray:
+        p = self.prior
+        y, z, vx, vy, vz, s = rel[:, 1], rel[:, 2], rel[:, 3], rel[:, 4], rel[:, 5], psi[:, _S]
+        lo_s, hi_s = math.log(p.terminal_speed_min_m_s), math.log(p.terminal_speed_max_m_s)
+        out = np.stack(
+            [
+                (np.maximum(p.y_min_m - y, 0.0) + np.maximum(y - p.y_max_m, 0.0)) / p.y_soft_m,
+                vx / p.horizontal_speed_sigma_m_s,
+                vy / p.horizontal_speed_sigma_m_s,
+                np.maximum(vy, 0.0) / p.inward_speed_sigma_m_s,
+                (vz - p.vertical_speed_mean_m_s) / p.vertical_speed_sigma_m_s,
+                (np.maximum(lo_s - s, 0.0) + np.maximum(s - hi_s, 0.0)) / p.terminal_speed_log_soft,
+                (s - 0.5 * (lo_s + hi_s)) / p.terminal_speed_log_sigma,
+                (np.maximum(z - self.roof_m, 0.0) + np.maximum(-z, 0.0)) / p.roof_soft_m,
+            ],
+            axis=1,
+        )
+        return np.where(np.isfinite(out), out, 1e4)
+
+    def _assemble(
+        self, pos: FloatArray, rel: FloatArray, psi: FloatArray, z_lo: FloatArray, z_hi: FloatArray
+    ) -> FloatArray:
+        wall = (np.maximum(z_lo - rel[:, 2], 0.0) + np.maximum(rel[:, 2] - z_hi, 0.0)) / self.prior.model_sigma_m
+        wall = np.where(np.isfinite(wall), wall, 1e4)
+        return np.concatenate(
+            [
+                self.pixel_residuals(self.project(pos, psi[:, N_FLIGHT:])),
+                self.prior_residuals(psi, rel),
+                psi[:, N_FLIGHT:],  # the calibration error's own prior: N(0, 1) in units of its σ
+                wall[:, None],
+            ],
+            axis=1,
+        )
+
+    def residuals(self, psi: FloatArray, z_lo: FloatArray, z_hi: FloatArray) -> FloatArray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._assemble(self.positions(psi), self.release(psi), psi, z_lo, z_hi)
+
+    def with_jacobian(
+        self, psi: FloatArray, z_lo: FloatArray, z_hi: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Residuals ``(B, R)`` and their forward-difference Jacobian ``(B, R, 12)``, in one batched flight run
+        (the calibration columns reuse the unperturbed flight: only the projection changes)."""
+        m = len(psi)
+        steps = np.diag(_EPS)[None]
+        nf = N_FLIGHT + 1
+        flights = np.concatenate([psi[:, None, :], psi[:, None, :] + steps[:, :N_FLIGHT]], axis=1)
+        flat = flights.reshape(-1, N_PARAMS)
+        with np.errstate(over="ignore", invalid="ignore"):
+            pos = self.positions(flat)
+            rel = self.release(flat)
+            rf = self._assemble(pos, rel, flat, np.repeat(z_lo, nf), np.repeat(z_hi, nf)).reshape(m, nf, -1)
+            nc = N_PARAMS - N_FLIGHT
+            cal = (psi[:, None, :] + steps[:, N_FLIGHT:]).reshape(-1, N_PARAMS)
+            pos0 = np.repeat(pos.reshape(m, nf, *pos.shape[1:])[:, 0], nc, axis=0)
+            rel0 = np.repeat(rel.reshape(m, nf, 6)[:, 0], nc, axis=0)
+            rc = self._assemble(pos0, rel0, cal, np.repeat(z_lo, nc), np.repeat(z_hi, nc)).reshape(m, nc, -1)
+        r = rf[:, 0]
+        diff = np.concatenate([rf[:, 1:], rc], axis=1) - r[:, None, :]
+        return r, np.transpose(diff / _EPS[None, :, None], (0, 2, 1))
+
+    def release_gradient(self, psi: FloatArray) -> FloatArray:
+        """``∂z_r/∂ψ`` ``(B, 12)`` by forward differences (zero for the calibration columns)."""
+        m = len(psi)
+        batch = np.concatenate([psi[:, None, :], psi[:, None, :] + np.diag(_EPS)[None, :N_FLIGHT]], axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = self.release(batch.reshape(-1, N_PARAMS))[:, 2].reshape(m, N_FLIGHT + 1)
+        out = np.zeros((m, N_PARAMS))
+        out[:, :N_FLIGHT] = (z[:, 1:] - z[:, :1]) / _EPS[None, :N_FLIGHT]
+        return out
 
 
-def _prior_residuals(thetas: FloatArray, prior: ReleasePrior) -> FloatArray:
-    return np.stack(
-        [thetas[:, 6] / prior.drag_sigma_per_m, (thetas[:, 1] - prior.depth_center_m) / prior.depth_sigma_m],
-        axis=1,
-    )
+@dataclass
+class _Fits:
+    phi: FloatArray
+    cost: FloatArray
+    r: FloatArray
+    J: FloatArray
 
 
-_PRIOR_JAC = np.zeros((2, N_PARAMS))
+def _levenberg_marquardt(
+    prob: _Problem,
+    phi0: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    max_iter: int,
+    z_lo: FloatArray | None = None,
+    z_hi: FloatArray | None = None,
+    abandon_above: float = math.inf,
+) -> _Fits:
+    """Batched, box-constrained (by projection) Levenberg–Marquardt on ``½ Σ r²`` for each row of ``phi0``.
+
+    Each trial point is evaluated together with its Jacobian (one batched flight run per iteration): most
+    steps are accepted, and a flight run costs about the same for 1 or 100 flights.
+    """
+    phi = np.clip(phi0, lo, hi)
+    zl = np.full(len(phi), -np.inf) if z_lo is None else z_lo
+    zh = np.full(len(phi), np.inf) if z_hi is None else z_hi
+    r, J = prob.with_jacobian(phi, zl, zh)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cost = 0.5 * np.sum(r * r, axis=1)
+    lam = np.full(len(phi), 1e-2)
+    active = np.ones(len(phi), dtype=bool)
+    eye = np.eye(N_PARAMS)[None]
+    for it in range(max_iter):
+        if it == 4:  # hopeless rows (far worse than the best fit) would take long and weigh nothing
+            active &= cost <= abandon_above
+            if not active.any():
+                break
+        idx = np.nonzero(active)[0]
+        Ja, ra, pa = J[idx], r[idx], phi[idx]
+        A = np.einsum("bri,brj->bij", Ja, Ja)
+        g = np.einsum("bri,br->bi", Ja, ra)
+        d = np.einsum("bii->bi", A) + 1e-9
+        # A bound that is active and pushed against stays put: drop that coordinate from the step.
+        pinned = ((pa <= lo[idx]) & (g > 0)) | ((pa >= hi[idx]) & (g < 0))
+        A = np.where(pinned[:, :, None] | pinned[:, None, :], 0.0, A)
+        A = A + eye * (lam[idx, None] * d + pinned)[:, None, :]
+        step = -np.linalg.solve(A, np.where(pinned, 0.0, g)[..., None])[..., 0]
+        trial = np.clip(pa + step, lo[idx], hi[idx])
+        r_t, J_t = prob.with_jacobian(trial, zl[idx], zh[idx])
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost_t = 0.5 * np.sum(r_t * r_t, axis=1)
+        better = np.isfinite(cost_t) & (cost_t < cost[idx])
+        gain = np.where(better, cost[idx] - cost_t, 0.0)
+        acc = idx[better]
+        phi[acc], r[acc], cost[acc], J[acc] = trial[better], r_t[better], cost_t[better], J_t[better]
+        lam[acc] = np.maximum(lam[acc] / 4.0, 1e-7)
+        lam[idx[~better]] *= 5.0
+        # Converged when a step gains under 1e-3 in ½χ² (nothing the storey masses could see), or stuck.
+        done = (better & (gain < 1e-3 + 1e-5 * cost[idx])) | (lam[idx] > 1e4)
+        active[idx[done]] = False
+        if not active.any():
+            break
+    return _Fits(phi, cost, r, J)
+
+
+# --- starts ----------------------------------------------------------------------------------------------------
 
 
 def _linear_start(cam: Camera, tau_s: FloatArray, uv: FloatArray, gravity: float) -> FloatArray | None:
-    """Drag-free flight through all pixel rays, in closed form (see the module docstring)."""
+    """Drag-free flight through all pixel rays at the first detection, ``(p0, v0)``, in closed form.
+
+    Each ray ``d_i`` from the camera centre ``C`` must contain ``p0 + v0 τ_i − ½gτ_i²ẑ``, which is linear in
+    ``(p0, v0)``: ``[d_i]× (p0 + v0 τ_i) = [d_i]× (C + ½ g τ_i² ẑ)``.
+    """
     center, d = cam.rays(uv)
     n = len(tau_s)
+    cross = np.zeros((n, 3, 3))
+    cross[:, 0, 1], cross[:, 0, 2] = -d[:, 2], d[:, 1]
+    cross[:, 1, 0], cross[:, 1, 2] = d[:, 2], -d[:, 0]
+    cross[:, 2, 0], cross[:, 2, 1] = -d[:, 1], d[:, 0]
+    target = center[None, :] + np.outer(0.5 * gravity * tau_s**2, [0.0, 0.0, 1.0])
     weights = np.ones(n)
     sol = None
     for _ in range(2):  # second pass: weight by 1/distance, so that the residual approximates angle (≈ pixels)
-        rows = []
-        rhs = []
-        for i in range(n):
-            dx = np.array([[0.0, -d[i, 2], d[i, 1]], [d[i, 2], 0.0, -d[i, 0]], [-d[i, 1], d[i, 0], 0.0]])
-            rows.append(weights[i] * np.hstack([dx, tau_s[i] * dx]))
-            target = center + np.array([0.0, 0.0, 0.5 * gravity * tau_s[i] ** 2])
-            rhs.append(weights[i] * (dx @ target))
-        A = np.vstack(rows)
-        b = np.concatenate(rhs)
+        A = (weights[:, None, None] * np.concatenate([cross, tau_s[:, None, None] * cross], axis=2)).reshape(-1, 6)
+        b = (weights[:, None] * np.einsum("nij,nj->ni", cross, target)).reshape(-1)
         sol, *_ = np.linalg.lstsq(A, b, rcond=None)
         pts = sol[:3] + np.outer(tau_s, sol[3:]) - np.outer(0.5 * gravity * tau_s**2, [0.0, 0.0, 1.0])
         dist = np.linalg.norm(pts - center, axis=1)
         if not np.all(np.isfinite(dist)) or np.any(dist < 1e-3):
             return None
         weights = 1.0 / dist
-    if sol is None:
-        return None
+    assert sol is not None
     pts = sol[:3] + np.outer(tau_s, sol[3:]) - np.outer(0.5 * gravity * tau_s**2, [0.0, 0.0, 1.0])
-    in_front = np.einsum("ij,ij->i", pts - center, d) > 0
-    if not np.all(in_front) or not -60.0 < sol[1] < 1.0:
+    if not np.all(np.einsum("ij,ij->i", pts - center, d) > 0) or not -30.0 < sol[1] < 1.0:
         return None
-    return np.concatenate([sol, [0.0]])
+    return np.asarray(sol)
 
 
-def _plane_start(cam: Camera, tau_s: FloatArray, uv: FloatArray, gravity: float, y_m: float) -> FloatArray:
-    """Fallback start: every detection on the plane ``y = y_m`` at the first ray's distance."""
+def _plane_start(cam: Camera, tau_s: FloatArray, uv: FloatArray, gravity: float, y_m: float) -> FloatArray | None:
+    """``(p0, v0)`` of a drag-free flight with every detection on the plane ``y = y_m``."""
     center, d = cam.rays(uv)
-    s = (y_m - center[1]) / d[0, 1] if d[0, 1] > 1e-3 else 20.0
-    s = float(np.clip(s, 2.0, 200.0))
-    pts = center + d * s
-    # p(τ) + ½gτ²ẑ is linear in τ for a drag-free flight.
-    lifted = pts + np.outer(0.5 * gravity * tau_s**2, [0.0, 0.0, 1.0])
+    if np.any(d[:, 1] < 1e-3):
+        return None
+    pts = center + d * ((y_m - center[1]) / d[:, 1])[:, None]
+    lifted = pts + np.outer(0.5 * gravity * tau_s**2, [0.0, 0.0, 1.0])  # p(τ) + ½gτ²ẑ is linear in τ
     design = np.column_stack([np.ones_like(tau_s), tau_s])
     coef, *_ = np.linalg.lstsq(design, lifted, rcond=None)
-    return np.concatenate([coef[0], coef[1], [0.0]])
+    return np.concatenate([coef[0], coef[1]])
 
 
-def fit_trajectory(
-    cal: FacadeCalibration | Camera,
-    t_s: FloatArray,
-    uv: FloatArray,
-    *,
-    prior: ReleasePrior = DEFAULT_PRIOR,
-    gravity_m_s2: float = GRAVITY_M_S2,
-) -> TrajectoryFit | None:
-    """Fit a ballistic flight with drag to a pixel track; None if the track is too short to fit.
-
-    ``cov`` is the Laplace covariance of ``θ`` from the fit alone (no calibration uncertainty).
-    """
-    cam = cal.camera if isinstance(cal, FacadeCalibration) else cal
-    t_arr, uv_arr = _clean_track(t_s, uv)
-    if len(t_arr) < MIN_TRACK_POINTS or t_arr[-1] - t_arr[0] < MIN_TRACK_SPAN_S:
-        return None
-    tau = t_arr - t_arr[0]
-    g = gravity_m_s2
-    n_pix = uv_arr.size
-    eps = np.array([1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-5])
-
-    def fun(theta: FloatArray) -> FloatArray:
-        th = theta[None, :]
-        return np.concatenate([_pixel_residuals(_predict(cam, th, tau, g), uv_arr)[0], _prior_residuals(th, prior)[0]])
-
-    def jac(theta: FloatArray) -> FloatArray:
-        batch = np.repeat(theta[None, :], N_PARAMS + 1, axis=0)
-        batch[1:] += np.diag(eps)
-        r = _pixel_residuals(_predict(cam, batch, tau, g), uv_arr)
-        J = np.empty((n_pix + 2, N_PARAMS))
-        J[:n_pix] = ((r[1:] - r[0]) / eps[:, None]).T
-        J[n_pix:] = _PRIOR_JAC
-        J[n_pix, 6] = 1.0 / prior.drag_sigma_per_m
-        J[n_pix + 1, 1] = 1.0 / prior.depth_sigma_m
-        return J
-
-    starts = []
-    lin = _linear_start(cam, tau, uv_arr, g)
-    if lin is not None:
-        starts.append(lin)
-    if lin is None or len(t_arr) < 12:
-        starts.append(_plane_start(cam, tau, uv_arr, g, -1.0))
-    best = None
-    for x0 in starts:
-        lo = np.full(N_PARAMS, -np.inf)
-        hi = np.full(N_PARAMS, np.inf)
-        lo[6], hi[6] = 0.0, 3.0
-        x0 = x0.copy()
-        x0[6] = float(np.clip(x0[6], 1e-6, 2.9))
-        res = least_squares(
-            fun,
-            x0,
-            jac=jac,
-            bounds=(lo, hi),
-            loss="soft_l1",
-            f_scale=prior.robust_scale_px,
-            x_scale="jac",
-            max_nfev=200,
-            method="trf",
+def _release_prior_log(states: FloatArray, prior: ReleasePrior) -> FloatArray:
+    """Release prior of backward states ``(M, J, 6)`` (position and hand velocity only), −inf where impossible."""
+    y = states[..., 1]
+    outside = np.maximum(prior.y_min_m - y, 0.0) + np.maximum(y - prior.y_max_m, 0.0)
+    sh = prior.horizontal_speed_sigma_m_s
+    with np.errstate(over="ignore", invalid="ignore"):
+        logw = (
+            -0.5 * (outside / prior.y_soft_m) ** 2
+            - 0.5 * (states[..., 3] / sh) ** 2
+            - 0.5 * (states[..., 4] / sh) ** 2
+            - 0.5 * ((states[..., 5] - prior.vertical_speed_mean_m_s) / prior.vertical_speed_sigma_m_s) ** 2
         )
-        if best is None or res.cost < best.cost:
-            best = res
-    assert best is not None
-    theta = best.x
-    pix = best.fun[:n_pix].reshape(-1, 2)
-    rms = float(np.sqrt(np.mean(np.sum(pix**2, axis=1))))
-    J = jac(theta)
-    cov = _laplace_cov(J, pix, n_pix, prior)
-    return TrajectoryFit(float(t_arr[0]), theta, cov, rms, pix, len(t_arr), bool(best.success))
+    return np.where(np.isfinite(logw) & (states[..., 2] >= 0.0), logw, -np.inf)
 
 
-def _noise_sigma(pix: FloatArray, prior: ReleasePrior) -> float:
-    """Pixel noise from the residuals (robust, dof-corrected), never below the assumed floor."""
-    norms = np.sqrt(np.sum(pix**2, axis=1))
-    dof = max(1, pix.size - N_PARAMS)
-    rss_sigma = math.sqrt(float(np.sum(pix**2)) / dof)
-    # The median of a 2-D Gaussian residual's length is σ·sqrt(2 ln 2); it ignores a few glitches (which the
-    # loss down-weights anyway) that would inflate the RSS estimate.
-    robust_sigma = float(np.median(norms)) / math.sqrt(2.0 * math.log(2.0)) if len(norms) else 0.0
-    return max(prior.pixel_sigma_px, min(rss_sigma, 1.5 * robust_sigma))
+_BACK_STEP_S = 0.05
 
 
-def _weights(n_pix: int, sigma_px: float) -> FloatArray:
-    w = np.ones(n_pix + 2)
-    w[:n_pix] = 1.0 / sigma_px**2
-    return w
+def _back_paths(first: FloatArray, s: FloatArray, prior: ReleasePrior, g: float) -> FloatArray:
+    """States ``(M, J, 6)`` at ``0, 0.05, 0.1 … s`` before the first detection, from first-detection states."""
+    n = math.ceil(prior.max_time_back_s / _BACK_STEP_S)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return rk4_grid(first, g * np.exp(-2.0 * s), -_BACK_STEP_S, n, g)
 
 
-def _laplace_cov(J: FloatArray, pix: FloatArray, n_pix: int, prior: ReleasePrior) -> FloatArray:
-    w = _weights(n_pix, _noise_sigma(pix, prior))
-    H = J.T @ (J * w[:, None])
-    return np.asarray(np.linalg.pinv(H, rcond=1e-12, hermitian=True))
+def _start_points(prob: _Problem, g: float) -> FloatArray | None:
+    """Starts ``ψ``: first-detection guesses (closed-form drag-free fit; every detection near the facade or out
+    on a balcony), each light and dense, each run back to the time where the release prior is likeliest."""
+    firsts = [
+        s
+        for s in (
+            _linear_start(prob.cam, prob.tau_s, prob.uv, g),
+            _plane_start(prob.cam, prob.tau_s, prob.uv, g, -0.3),
+            _plane_start(prob.cam, prob.tau_s, prob.uv, g, -2.2),
+        )
+        if s is not None and np.all(np.isfinite(s))
+    ]
+    if not firsts:
+        return None
+    first = np.repeat(np.array(firsts), 2, axis=0)
+    s = np.tile([math.log(15.0), math.log(60.0)], len(firsts))
+    paths = _back_paths(first, s, prob.prior, g)
+    logw = _release_prior_log(paths, prob.prior)
+    j = np.argmax(np.where(np.isfinite(logw), logw, -1e300), axis=1)
+    return np.column_stack([first, j * _BACK_STEP_S, s, np.zeros((len(first), N_PARAMS - N_FLIGHT))])
 
 
-def _calibration_cov(
-    cal: FacadeCalibration, fit: TrajectoryFit, t_s: FloatArray, uv: FloatArray, prior: ReleasePrior, g: float
-) -> FloatArray:
-    """``A Σ_c Aᵀ``: how the calibration's pointing and focal uncertainty moves the fitted flight."""
-    cam = cal.camera
-    unc = cal.uncertainty
-    sig_rot = math.radians(unc.rotation_deg)
-    sig_f = unc.focal_rel
-    if sig_rot == 0.0 and sig_f == 0.0:
-        return np.zeros((N_PARAMS, N_PARAMS))
-    t_arr, uv_arr = _clean_track(t_s, uv)
-    tau = t_arr - t_arr[0]
-    th = fit.theta[None, :]
-    base = _pixel_residuals(_predict(cam, th, tau, g), uv_arr)[0]
-    d_rows = []
-    step = 1e-4
-    for axis in range(3):
-        w = np.zeros(3)
-        w[axis] = step
-        dR = rotation_matrix(w)
-        moved = cam.with_pose(dR @ cam.R, dR @ cam.t)  # rotate about the camera centre
-        d_rows.append((_pixel_residuals(_predict(moved, th, tau, g), uv_arr)[0] - base) / step * sig_rot)
-    moved = cam.with_focal_scale(1.0 + step)
-    d_rows.append((_pixel_residuals(_predict(moved, th, tau, g), uv_arr)[0] - base) / step * sig_f)
-    dr_dc = np.column_stack(d_rows)  # (n_pix, 4), already scaled by the 1-σ of each calibration parameter
-    n_pix = len(base)
-    sigma = _noise_sigma(fit.residuals_px, prior)
-    J = np.zeros((n_pix + 2, N_PARAMS))
-    # Re-evaluate the Jacobian with the same weighting as the fit covariance.
-    batch = np.repeat(th, N_PARAMS + 1, axis=0)
-    eps = np.array([1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-5])
-    batch[1:] += np.diag(eps)
-    r = _pixel_residuals(_predict(cam, batch, tau, g), uv_arr)
-    J[:n_pix] = ((r[1:] - r[0]) / eps[:, None]).T
-    J[n_pix, 6] = 1.0 / prior.drag_sigma_per_m
-    J[n_pix + 1, 1] = 1.0 / prior.depth_sigma_m
-    w = _weights(n_pix, sigma)
-    H = J.T @ (J * w[:, None])
-    A = -np.linalg.pinv(H, rcond=1e-12, hermitian=True) @ (J[:n_pix].T @ (dr_dc * w[:n_pix, None]))
-    return np.asarray(A @ A.T)
-
-
-# --- step 3: the release -----------------------------------------------------------------------------------
+# --- the estimate ----------------------------------------------------------------------------------------------
 
 
 def _clean_track(t_s: FloatArray, uv: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -374,48 +503,93 @@ def _clean_track(t_s: FloatArray, uv: FloatArray) -> tuple[FloatArray, FloatArra
     return t_arr[order], uv_arr[order]
 
 
-def _sample_thetas(theta: FloatArray, cov: FloatArray, n: int, rng: np.random.Generator) -> FloatArray:
-    vals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
-    L = vecs * np.sqrt(np.clip(vals, 0.0, None))
-    z = rng.standard_normal((n, len(theta)))
-    z[0] = 0.0  # keep the optimum itself
-    out = theta[None, :] + z @ L.T
-    out[:, 6] = np.abs(out[:, 6])  # drag is non-negative; reflect rather than pile up at 0
-    return out
+def _track_noise_px(tau_s: FloatArray, uv: FloatArray, floor_px: float) -> float:
+    """Per-axis pixel noise from a cubic-in-time smooth of the track (dof-corrected), at least ``floor_px``."""
+    n = len(tau_s)
+    deg = 3 if n >= 8 else 2
+    if n <= deg + 2:
+        return max(floor_px, 1.0)
+    x = (tau_s - tau_s.mean()) / max(float(np.ptp(tau_s)), 1e-6)
+    V = np.vander(x, deg + 1)
+    coef, *_ = np.linalg.lstsq(V, uv, rcond=None)
+    res = uv - V @ coef
+    return max(floor_px, math.sqrt(float(np.sum(res * res)) / (2 * (n - deg - 1))))
 
 
-def _release_log_weights(states: FloatArray, prior: ReleasePrior, soften: float) -> FloatArray:
-    """``log π_y(y) + log π_v(|v|)`` for backward states ``(M, J, 6)``, −inf where the flight is impossible."""
-    y = states[..., 1]
-    z = states[..., 2]
+def _bounds(n: int, prior: ReleasePrior) -> tuple[FloatArray, FloatArray]:
+    lo = np.array([-np.inf, -40.0, 0.0, -60.0, -60.0, -80.0, 0.0, math.log(2.0), -6.0, -6.0, -6.0, -6.0])
+    hi = np.array([np.inf, 5.0, np.inf, 60.0, 60.0, 30.0, prior.max_time_back_s, math.log(400.0), 6.0, 6.0, 6.0, 6.0])
+    return np.tile(lo, (n, 1)), np.tile(hi, (n, 1))
+
+
+def fit_trajectory(
+    cal: FacadeCalibration | Camera,
+    t_s: FloatArray,
+    uv: FloatArray,
+    *,
+    prior: ReleasePrior = DEFAULT_PRIOR,
+    gravity_m_s2: float = GRAVITY_M_S2,
+) -> TrajectoryFit | None:
+    """The MAP flight of a pixel track (step 1 of the module docstring); None if too short to fit."""
+    prepared = _prepare(cal, t_s, uv, prior, gravity_m_s2)
+    if prepared is None:
+        return None
+    prob, t0, fits = prepared
+    return _as_fit(prob, t0, fits, int(np.argmin(fits.cost)))
+
+
+def _prepare(
+    cal: FacadeCalibration | Camera, t_s: FloatArray, uv: FloatArray, prior: ReleasePrior, g: float
+) -> tuple[_Problem, float, _Fits] | None:
+    cam = cal.camera if isinstance(cal, FacadeCalibration) else cal
+    roof = cal.roof_m if isinstance(cal, FacadeCalibration) else 1e4
+    t_arr, uv_arr = _clean_track(t_s, uv)
+    if len(t_arr) < MIN_TRACK_POINTS or t_arr[-1] - t_arr[0] < MIN_TRACK_SPAN_S:
+        return None
+    tau = t_arr - t_arr[0]
+    sigma = _track_noise_px(tau, uv_arr, prior.pixel_sigma_px)
+    unc = cal.uncertainty if isinstance(cal, FacadeCalibration) else None
+    sig_rot = math.radians(unc.rotation_deg) if unc else 0.0
+    sig_f = unc.focal_rel if unc else 0.0
+    prob = _Problem(cam, tau, uv_arr, sigma, prior, roof, g, sig_rot, sig_f)
+    starts = _start_points(prob, g)
+    if starts is None:
+        return None
+    lo, hi = _bounds(len(starts), prior)
+    fits = _levenberg_marquardt(prob, starts, lo, hi, 30)
+    if not np.isfinite(fits.cost).any():
+        return None
+    return prob, float(t_arr[0]), fits
+
+
+def _as_fit(prob: _Problem, t0: float, fits: _Fits, i: int) -> TrajectoryFit:
+    psi = fits.phi[i]
     with np.errstate(over="ignore", invalid="ignore"):
-        speed = np.sqrt(np.sum(states[..., 3:] ** 2, axis=-1))
-        horizontal = np.sqrt(states[..., 3] ** 2 + states[..., 4] ** 2)
-    vz = states[..., 5]
-    soft = prior.y_soft_m * soften
-    outside = np.maximum(prior.y_min_m - y, 0.0) + np.maximum(y - prior.y_max_m, 0.0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        logw = (
-            -0.5 * (outside / soft) ** 2
-            - 0.5 * (horizontal / (prior.horizontal_speed_sigma_m_s * soften)) ** 2
-            - 0.5 * ((vz - prior.vertical_speed_mean_m_s) / (prior.vertical_speed_sigma_m_s * soften)) ** 2
-        )
-    # Between the release and the first detection the object was in the air in front of the facade.
-    through_wall = np.maximum.accumulate(y, axis=1) > prior.y_max_m + 2.0 * soft
-    impossible = through_wall | (z < 0.0) | ~np.isfinite(logw) | (speed > 80.0)
-    return np.where(impossible, -np.inf, logw)
+        pix = prob.project(prob.positions(psi[None]), psi[None, N_FLIGHT:])[0] - prob.uv
+        rel = prob.release(psi[None])[0]
+    pix = np.where(np.isfinite(pix), pix, 1e4)
+    rms = float(np.sqrt(np.mean(np.sum(pix**2, axis=1))))
+    J = fits.J[i]
+    cov = np.asarray(np.linalg.pinv(J.T @ J, rcond=1e-12, hermitian=True))
+    n = len(prob.tau_s)
+    return TrajectoryFit(t0, psi.copy(), cov, rms, pix, n, bool(np.isfinite(fits.cost[i])), rel, float(fits.cost[i]))
 
 
-def _storey_probabilities(
-    cal: FacadeCalibration, z: FloatArray, w: FloatArray, bandwidth_m: float
-) -> tuple[FloatArray, float]:
-    """Kernel-smoothed storey masses ``(n_storeys,)`` and the mass outside the building."""
-    edges = cal.storey_edges_m
-    keep = w > 1e-6 * w.max()
-    z, w = z[keep], w[keep] / w[keep].sum()
-    cdf = ndtr((edges[None, :] - z[:, None]) / bandwidth_m)  # (K, n_edges)
-    mass = (w[:, None] * np.diff(cdf, axis=1)).sum(axis=0)
-    return mass, float(max(0.0, 1.0 - mass.sum()))
+def _storey_starts(prob: _Problem, modes: _Fits, mode_of: FloatArray, targets: FloatArray) -> FloatArray:
+    """Each storey starts from its nearest mode's flight, with ``T`` where that flight's way back crosses the
+    storey's middle (or its highest point, for storeys above it): the track is fitted as well as by the mode."""
+    psi = modes.phi[mode_of].copy()
+    paths = _back_paths(psi[:, :6], psi[:, _S], prob.prior, prob.gravity)
+    z = np.where(np.isfinite(paths[..., 2]), paths[..., 2], -1e9)  # (S, J)
+    above = z >= targets[:, None]
+    j = np.where(above.any(axis=1), np.argmax(above, axis=1), np.argmax(z, axis=1))
+    # Interpolate between the grid points on either side of the crossing.
+    jm = np.maximum(j - 1, 0)
+    rows = np.arange(len(psi))
+    z1, z0 = z[rows, j], z[rows, jm]
+    frac = np.where(above.any(axis=1) & (z1 > z0), (targets - z0) / np.where(z1 > z0, z1 - z0, 1.0), 1.0)
+    psi[:, _T] = (jm + np.clip(frac, 0.0, 1.0) * (j - jm)) * _BACK_STEP_S
+    return psi
 
 
 def estimate_release(
@@ -425,91 +599,128 @@ def estimate_release(
     *,
     prior: ReleasePrior = DEFAULT_PRIOR,
     gravity_m_s2: float = GRAVITY_M_S2,
-    n_samples: int = 256,
+    n_samples: int = 0,
     seed: int = 0,
 ) -> ReleaseEstimate | None:
     """Release point, storey, column and storey probabilities of a falling object's pixel track.
 
     ``t_s`` (N,) are media times in seconds, ``uv`` (N, 2) the object's pixel centres in the full-resolution
     (distorted) image. Returns None when the track is unusable (fewer than 5 finite points or under 0.12 s).
+    ``n_samples`` and ``seed`` are accepted for compatibility; the estimate is deterministic.
     """
-    fit = fit_trajectory(cal, t_s, uv, prior=prior, gravity_m_s2=gravity_m_s2)
-    if fit is None:
+    del n_samples, seed
+    g = gravity_m_s2
+    prepared = _prepare(cal, t_s, uv, prior, g)
+    if prepared is None:
         return None
-    cov = fit.cov + _calibration_cov(cal, fit, t_s, uv, prior, gravity_m_s2)
-    rng = np.random.default_rng(seed)
-    thetas = _sample_thetas(fit.theta, cov, n_samples, rng)
-    n_steps = math.ceil(prior.max_time_back_s / prior.time_step_s)
+    prob, t0, modes = prepared
+    best = int(np.nanargmin(modes.cost))
+    fit = _as_fit(prob, t0, modes, best)
+    edges = cal.storey_edges_m
     with np.errstate(over="ignore", invalid="ignore"):
-        states = rk4_grid(thetas[:, :6], thetas[:, 6], -prior.time_step_s, n_steps, gravity_m_s2)
-    tau = -prior.time_step_s * np.arange(n_steps + 1)
+        mode_rel = prob.release(modes.phi)
+    grad_z = prob.release_gradient(modes.phi)
 
-    method = "ballistic-fit"
-    logw = _release_log_weights(states, prior, 1.0)
-    if not np.isfinite(logw).any() or logw.max() < -12.5:
-        # No flight comes back to the facade zone at a hand's speed: loosen the prior rather than give up,
-        # and say so (the probabilities will be wide).
-        logw = _release_log_weights(states, prior, 4.0)
-        method = "ballistic-fit(loose-prior)"
-    if not np.isfinite(logw).any():
+    # Step 2: the profile of the release height, on a grid around every mode that is not hopeless.
+    good = np.nonzero(np.isfinite(modes.cost) & (modes.cost <= modes.cost[best] + 12.0))[0]
+    storey_m = float(np.median(np.diff(edges)))
+    spacing = prior.profile_spacing_storeys * storey_m
+    grid_set: set[float] = set()
+    for i in good:
+        zi = float(mode_rel[i, 2])
+        cov = np.linalg.pinv(modes.J[i].T @ modes.J[i], rcond=1e-12, hermitian=True)
+        sd = math.sqrt(max(float(grad_z[i] @ cov @ grad_z[i]), 0.0))
+        reach = min(max(prior.profile_min_storeys * storey_m, 3.5 * sd), prior.profile_max_storeys * storey_m)
+        k0 = math.floor((zi - reach) / spacing)
+        grid_set.update(spacing * k for k in range(k0, math.ceil((zi + reach) / spacing) + 1))
+    grid = np.array(sorted(z for z in grid_set if edges[0] - spacing <= z <= edges[-1] + spacing))
+    if len(grid) < 2:
+        return _unlocated(fit, "ballistic-fit(outside-building)")
+    mode_of = good[np.argmin(np.abs(grid[:, None] - mode_rel[good, 2][None, :]), axis=1)]
+    starts = _storey_starts(prob, modes, mode_of, grid)
+    lo, hi = _bounds(len(grid), prior)
+    prof = _levenberg_marquardt(prob, starts, lo, hi, 20, grid, grid, abandon_above=float(modes.cost[best]) + 40.0)
+
+    # The wall is a Gaussian kernel of width model_sigma_m, so each profile point is, by Laplace, the
+    # kernel-smoothed marginal density of the release height (the kernel doubles as the model error):
+    #     log p̃(z_j) = −C_j − ½ log det H_j,   C = ½|r_data|²/temperature + ½((z_r − z_j)/w)².
+    temp = prior.temperature
+    n_res = prof.r.shape[1] - 1  # the last residual is the kernel around the grid height
+    with np.errstate(over="ignore", invalid="ignore"):
+        prof_rel = prob.release(prof.phi)
+    logp = np.full(len(grid), -np.inf)
+    for k in range(len(grid)):
+        Jd, rd = prof.J[k, :n_res], prof.r[k, :n_res]
+        jw, rw = prof.J[k, n_res], float(prof.r[k, n_res])
+        cost = 0.5 * float(rd @ rd) / temp + 0.5 * rw * rw
+        H = Jd.T @ Jd / temp + np.outer(jw, jw) + np.eye(N_PARAMS) * 1e-9
+        sign, logdet = np.linalg.slogdet(H)
+        if np.isfinite(cost) and sign > 0:
+            logp[k] = -cost - 0.5 * logdet
+    ok = np.isfinite(logp)
+    if ok.sum() < 2:
         return _unlocated(fit, "ballistic-fit(no-release-found)")
-    w = np.exp(logw - logw[np.isfinite(logw)].max())
-    w = np.where(np.isfinite(w), w, 0.0).reshape(-1)
-    flat = states.reshape(-1, 6)
-    # Impossible states have weight 0; zero them so that 0·inf (or huge²) cannot turn into NaN.
-    flat = np.where(np.isfinite(flat) & (w[:, None] > 0), flat, 0.0)
-    tau_flat = np.broadcast_to(tau[None, :], logw.shape).reshape(-1)
-    w_sum = float(w.sum())
-    z_all = flat[:, 2]
-    z_mean = float(np.sum(w * z_all) / w_sum)
-    z_std = float(np.sqrt(max(np.sum(w * (z_all - z_mean) ** 2) / w_sum, 0.0)))
-    ess = w_sum**2 / float(np.sum(w**2))
-    bandwidth = max(0.1, 1.06 * z_std * ess ** (-0.2))
-    mass, _outside = _storey_probabilities(cal, z_all, w, bandwidth)
+
+    # Step 3: storey masses of the profile, interpolated (cubic in log p̃) on a 5 cm grid.
+    zg, lg = grid[ok], logp[ok] - logp[ok].max()
+    fine = np.arange(zg[0], zg[-1] + 1e-9, 0.05)
+    log_fine = CubicSpline(zg, lg)(fine) if len(zg) >= 3 else np.interp(fine, zg, lg)
+    dens = np.exp(np.minimum(log_fine, 0.5))
+    dens /= dens.sum()
+    idx = np.searchsorted(edges, fine, side="right") - 1
+    inside = (idx >= 0) & (idx < len(edges) - 1)
+    probs = np.bincount(idx[inside], weights=dens[inside], minlength=len(edges) - 1).astype(np.float64)
+    if probs.sum() < 1e-9:
+        return _unlocated(fit, "ballistic-fit(outside-building)")
+    probs /= probs.sum()
+    z_mean = float(dens @ fine)
+    z_std = math.sqrt(max(float(dens @ (fine - z_mean) ** 2), 0.0))
+    top = int(np.argmax(probs))
+    # Release point: the best mode if it lies in the top storey, else the best profile point inside it.
+    in_top = np.nonzero(ok & (grid >= edges[top]) & (grid < edges[top + 1]))[0]
+    if edges[top] <= mode_rel[best, 2] < edges[top + 1] or len(in_top) == 0:
+        psi, rel = modes.phi[best], mode_rel[best]
+    else:
+        k_top = int(in_top[np.argmax(logp[in_top])])
+        psi, rel = prof.phi[k_top], prof_rel[k_top]
     names = cal.floor_names
-    total = float(mass.sum())
-    if total < 1e-9:
-        return _unlocated(fit, method + "(outside-building)", z_mean)
-    probs = mass / total
-    best = int(np.argmax(probs))
-    lo, hi = cal.storey_edges_m[best], cal.storey_edges_m[best + 1]
-    inside = (z_all >= lo) & (z_all < hi) & (w > 0)
-    sel = w * inside if inside.any() and float(np.sum(w * inside)) > 0 else w
-    sel_sum = float(sel.sum())
-    x, y, z = (float(np.sum(sel * flat[:, i]) / sel_sum) for i in range(3))
-    v = tuple(float(np.sum(sel * flat[:, i]) / sel_sum) for i in range(3, 6))
-    t_rel = fit.t0_s + float(np.sum(sel * tau_flat) / sel_sum)
     floor_probs = {names[i]: float(p) for i, p in enumerate(probs) if p >= 0.0005}
     norm = sum(floor_probs.values())
     floor_probs = {k: p / norm for k, p in floor_probs.items()}
+    x, y, z = (float(c) for c in rel[:3])
     return ReleaseEstimate(
-        floor=names[best],
+        floor=names[top],
         column=cal.column_at(x),
         x=x,
         y=y,
         z=z,
-        t_release_s=t_rel,
+        t_release_s=t0 - float(psi[_T]),
         floor_probabilities=floor_probs,
         rms_px=fit.rms_px,
-        velocity0=(v[0], v[1], v[2]),
-        drag_per_m=fit.drag_per_m,
+        velocity0=(float(rel[3]), float(rel[4]), float(rel[5])),
+        drag_per_m=float(g * math.exp(-2.0 * psi[_S])),
         n_points=fit.n_points,
-        method=method,
+        method="ballistic-release-fit",
         z_std_m=z_std,
-        extras={"t_first_detection": round(fit.t0_s, 3), "effective_samples": round(ess, 1)},
+        extras={
+            "t_first_detection": round(t0, 3),
+            "terminal_speed_m_s": round(float(math.exp(psi[_S])), 1),
+            "pixel_sigma_px": round(prob.sigma_px, 2),
+            "calibration_error_sigma": [round(float(c), 2) for c in psi[N_FLIGHT:]],
+        },
     )
 
 
-def _unlocated(fit: TrajectoryFit, method: str, z: float = math.nan) -> ReleaseEstimate:
-    p = fit.position0
-    v = fit.velocity0
+def _unlocated(fit: TrajectoryFit, method: str) -> ReleaseEstimate:
+    p = fit.release_position
+    v = fit.release_velocity
     return ReleaseEstimate(
         floor=None,
         column=None,
         x=float(p[0]),
         y=float(p[1]),
-        z=float(z if math.isfinite(z) else p[2]),
-        t_release_s=fit.t0_s,
+        z=float(p[2]),
+        t_release_s=fit.t_release_s,
         floor_probabilities={},
         rms_px=fit.rms_px,
         velocity0=(float(v[0]), float(v[1]), float(v[2])),
