@@ -97,7 +97,7 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
     emitted += [(last_t, ev) for ev in det.finish()]
     res.seconds = time.perf_counter() - t0
 
-    names = [f["name"] for f in (load_calibration(base / truth["calibration"]).floors)]
+    names = load_calibration(base / truth["calibration"]).floor_names
     for at_t, ev in emitted:
         ev_t = np.array([p.t for p in ev.track])
         ev_uv = np.array([[p.u, p.v] for p in ev.track])
@@ -195,7 +195,8 @@ def ensure_sets(root: Path, count: int, seed: int, iso_per_type: int, width: int
 
 
 def _gen_progress(done: int, total: int) -> None:
-    print(f"  scene {done}/{total}", file=sys.stderr)
+    if done == total or done % 250 == 0:
+        print(f"  {done}/{total} frames", file=sys.stderr)
 
 
 def summarise(results: list[SceneResult], label: str) -> dict[str, Any]:

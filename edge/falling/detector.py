@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -14,11 +14,12 @@ import numpy as np
 from edge.events import Event, Release, TrackPoint, wall_clock_at
 from edge.falling.motion import MotionDetector, MotionParams
 from edge.falling.tracker import Track, Tracker, TrackerParams
-from edge.falling.validate import ValidationParams, Verdict, validate_track
+from edge.falling.validate import GRAVITY_MPS2, ValidationParams, Verdict, validate_track
 from edge.frames import Frame
 
 if TYPE_CHECKING:
     from calibration import FacadeCalibration
+    from calibration.backproject import ReleaseEstimate
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,48 @@ class FallingParams:
     motion: MotionParams = field(default_factory=MotionParams)
     tracker: TrackerParams = field(default_factory=TrackerParams)
     validation: ValidationParams = field(default_factory=ValidationParams)
+    hold_s: float = 1.2
+    """An accepted track waits this long (media time) for a continuation before its event is emitted…"""
+    max_hold_s: float = 4.0
+    """…or, while a continuation is still being tracked, up to this long."""
+
+
+def _ballistic_pixels(rel: ReleaseEstimate, cal: FacadeCalibration, t_s: np.ndarray, dt_s: float = 0.005) -> np.ndarray:
+    """Pixels (calibration scale) of the fitted fall ``dv/dt = −g·ẑ − k·|v|·v`` from the release, at ``t_s``."""
+    times = np.sort(np.asarray(t_s, np.float64))
+    pos = np.array([rel.x, rel.y, rel.z], np.float64)
+    vel = np.array(rel.velocity0, np.float64)
+    g = np.array([0.0, 0.0, -GRAVITY_MPS2])
+    t = rel.t_release_s
+    out = []
+    for target in times:
+        while t < target - 1e-9:
+            h = min(dt_s, target - t)
+            acc = g - rel.drag_per_m * float(np.linalg.norm(vel)) * vel
+            pos = pos + vel * h + 0.5 * acc * h * h
+            vel = vel + acc * h
+            t += h
+        out.append(pos.copy())
+    return np.asarray(cal.project(np.asarray(out)))
+
+
+def _continues(first: Track, second: Track, tail: int = 12) -> bool:
+    """Does ``second`` start where ``first``'s constant-acceleration tail extrapolates to?
+
+    Tolerance: 12 px plus 15 % of the predicted jump, since the extrapolation of a perspective fall drifts;
+    three of the second track's first five points must fit.
+    """
+    t1, uv1 = first.arrays()
+    t1, uv1 = t1[-tail:], uv1[-tail:]
+    t2, uv2 = second.arrays()
+    t2, uv2 = t2[:5], uv2[:5]
+    deg = 2 if len(t1) >= 5 else 1
+    coef = np.polyfit(t1 - t1[-1], uv1, deg)
+    pred = np.stack([np.polyval(coef[:, k], t2 - t1[-1]) for k in range(2)], axis=1)
+    jump = np.hypot(*(pred - uv1[-1]).T)
+    err = np.hypot(*(pred - uv2).T)
+    # Most of its first points on the path (the tracker may have picked up a stray blob first).
+    return int(np.sum(err <= 12.0 + 0.15 * jump)) >= min(3, len(t2))
 
 
 def watch_mask(width: int, height: int, cal: FacadeCalibration | None) -> np.ndarray:
@@ -77,6 +120,7 @@ class FallingDetector:
         self._scale = 1.0
         self._frame_interval = 0.04
         self._last_t: float | None = None
+        self._pending: list[tuple[Track, Verdict]] = []
         self.rejections: Counter[str] = Counter()
         """Why closed tracks were rejected (first word of the reason), for logs and the benchmark."""
         self.frames = 0
@@ -120,43 +164,106 @@ class FallingDetector:
         if self._motion.status.skipped:
             self.skipped[self._motion.status.skipped] += 1
         ended = self._tracker.update(frame.t_s, cands)
-        return self._events(ended)
+        return self._events(ended, now=frame.t_s)
 
     def finish(self) -> list[Event]:
         if self._tracker is None:
             return []
-        return self._events(self._tracker.flush())
+        events = self._events(self._tracker.flush(), now=None)
+        events += [self._event(tr, v) for tr, v in self._pending]
+        self._pending = []
+        return events
 
-    def _events(self, tracks: list[Track]) -> list[Event]:
-        events = []
-        for track in tracks:
+    def _events(self, tracks: list[Track], now: float | None) -> list[Event]:
+        """Validate closed tracks; hold accepted ones briefly so a continuation can join them.
+
+        A tumbling or low-contrast object often breaks into two tracks. A closed track that continues a held
+        one (its first points lie on the held track's extrapolated path) is merged and the whole re-validated,
+        so the object gives one event, back-projected from its whole visible fall. Held tracks are emitted
+        ``hold_s`` after they closed (``now`` = current media time; None flushes nothing here).
+        """
+        hold = self.params.hold_s
+        for track in sorted(tracks, key=lambda tr: tr.t[0]):
             if len(track) < 3:
                 continue
-            verdict = validate_track(track, self.params.validation, self.calibration, self._scale,
-                                     self._frame_interval)
+            if self._join_pending(track):
+                continue
+            verdict = self._validate(track)
             if verdict.accepted:
-                events.append(self._event(track, verdict))
-                log.info("%s: falling object %.2f–%.2f s (%d points, rms %.2f px)", self.camera_id,
-                         track.t[0], track.t[-1], len(track), verdict.rms_px)
+                self._pending.append(self._clean(track, verdict))
             else:
                 self.rejections[verdict.reason.split(":")[0].split(" ")[0]] += 1
                 log.debug("%s: rejected track %.2f–%.2f s (%d points): %s", self.camera_id, track.t[0],
                           track.t[-1], len(track), verdict.reason)
-        return events
+        if now is None:
+            return []
+        due: list[tuple[Track, Verdict]] = []
+        keep: list[tuple[Track, Verdict]] = []
+        for tr, v in self._pending:
+            waiting = now - tr.t[-1] <= hold or (now - tr.t[-1] <= self.params.max_hold_s and self._continued(tr))
+            (keep if waiting else due).append((tr, v))
+        self._pending = keep
+        return [self._event(tr, v) for tr, v in due]
+
+    def _continued(self, held: Track) -> bool:
+        """Is an open track, started after ``held`` ended, on its path? Then wait for it to close."""
+        assert self._tracker is not None
+        verdict = next(v for tr, v in self._pending if tr is held)
+        return any(len(tr) >= 3 and 0 < tr.t[0] - held.t[-1] <= self.params.hold_s
+                   and self._continues(held, verdict, tr) for tr in self._tracker.active)
+
+    def _continues(self, held: Track, verdict: Verdict, track: Track) -> bool:
+        """With a calibration, extrapolate the held track's metric 3-D fit (gravity and drag) to the new
+        track's times; the image-space extrapolation of a perspective fall drifts by tens of pixels a second."""
+        if verdict.release is None or self.calibration is None:
+            return _continues(held, track)
+        t2, uv2 = track.arrays()
+        t2, uv2 = t2[:5], uv2[:5]
+        pred = _ballistic_pixels(verdict.release, self.calibration, t2) * self._scale
+        jump = np.hypot(*(pred - np.array([held.u[-1], held.v[-1]])).T)
+        err = np.hypot(*(pred - uv2).T)
+        return int(np.sum(err <= 12.0 + 0.08 * jump)) >= min(3, len(t2))
+
+    @staticmethod
+    def _clean(track: Track, verdict: Verdict) -> tuple[Track, Verdict]:
+        """The track without the stray points validation left out (the verdict's keep mask then all true)."""
+        if verdict.keep is None or verdict.keep.all():
+            return track, verdict
+        return track.subset(verdict.keep), replace(verdict, keep=None)
+
+    def _validate(self, track: Track) -> Verdict:
+        return validate_track(track, self.params.validation, self.calibration, self._scale, self._frame_interval)
+
+    def _join_pending(self, track: Track) -> bool:
+        """Merge ``track`` into a held accepted track it continues; True when it did."""
+        for i, (held, held_verdict) in enumerate(self._pending):
+            gap = track.t[0] - held.t[-1]
+            if not (0 < gap <= self.params.hold_s) or not self._continues(held, held_verdict, track):
+                continue
+            merged = held.joined(track)
+            verdict = self._validate(merged)
+            if verdict.accepted:
+                self._pending[i] = self._clean(merged, verdict)
+                log.debug("%s: joined track %.2f–%.2f s to the one ending %.2f s", self.camera_id, track.t[0],
+                          track.t[-1], held.t[-1])
+                return True
+        return False
 
     def _event(self, track: Track, verdict: Verdict) -> Event:
+        keep = verdict.keep if verdict.keep is not None else np.ones(len(track), bool)
+        first, last = (track.t[i] for i in np.nonzero(keep)[0][[0, -1]])
         release = None
         if verdict.release is not None:
             release = Release.model_validate(verdict.release.to_json())
         return Event(
             type="falling_object",
             camera_id=self.camera_id,
-            start=round(track.t[0], 3),
-            end=round(track.t[-1], 3),
-            started_at=wall_clock_at(self.stream_start, track.t[0]),
+            start=round(first, 3),
+            end=round(last, 3),
+            started_at=wall_clock_at(self.stream_start, first),
             confidence=verdict.confidence,
             release=release,
             track=[TrackPoint(t=round(t, 3), u=round(u, 1), v=round(v, 1))
-                   for t, u, v in zip(track.t, track.u, track.v, strict=True)],
+                   for t, u, v, k in zip(track.t, track.u, track.v, keep, strict=True) if k],
             physics={"rms_px": round(verdict.rms_px, 2), "accel_ratio": round(verdict.accel_ratio, 3)},
         )

@@ -23,6 +23,9 @@ class TrackerParams:
     """Largest plausible image speed, in image heights per second (gate for a track's second point)."""
     max_gap_s: float = 0.36
     """A track with no detection for this long is closed."""
+    coast_gap_s: float = 0.5
+    coast_points: int = 8
+    """An established track (this many points) coasts through longer gaps: tumbling objects flash."""
     young_gap_s: float = 0.2
     seed_gap_s: float = 0.09
     """A single detection waits about two frame intervals for a second one (rain makes dozens a frame)."""
@@ -31,6 +34,7 @@ class TrackerParams:
     fit_window: int = 10
     """Points used for the constant-acceleration prediction."""
     gate_min_px: float = 3.5
+    max_rms_gate_px: float = 6.0
     confirm_points: int = 4
     max_tracks: int = 300
 
@@ -60,6 +64,22 @@ class Track:
         self.contrast.append(float(c.contrast[i]))
         self.length.append(float(c.length_px[i]))
         self._fit(fit_window)
+
+    def subset(self, keep: np.ndarray) -> Track:
+        """A new track with only the points where ``keep`` is true."""
+        out = Track(self.track_id)
+        idx = np.nonzero(keep)[0].tolist()
+        for name in ("t", "u", "v", "area", "contrast", "length"):
+            values = getattr(self, name)
+            setattr(out, name, [values[i] for i in idx])
+        return out
+
+    def joined(self, other: Track) -> Track:
+        """A new track with this track's points followed by ``other``'s (which must start later)."""
+        out = Track(self.track_id)
+        for name in ("t", "u", "v", "area", "contrast", "length"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        return out
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(t (N,), uv (N, 2))."""
@@ -97,7 +117,9 @@ class Track:
         pred = powers @ coef
         vel = coef[-2]
         step = float(np.hypot(vel[0], vel[1])) * dt
-        gate = params.gate_min_px + 3.0 * self._rms + 0.25 * step
+        # The residual widens the gate only so far: an erratic chain of rain streaks must not grow a gate
+        # that swallows every blob nearby (including a real object's).
+        gate = params.gate_min_px + min(3.0 * self._rms, params.max_rms_gate_px) + 0.25 * step
         return float(pred[0]), float(pred[1]), gate
 
 
@@ -119,7 +141,8 @@ class Tracker:
         ended: list[Track] = []
         for tr in self.active:
             n = len(tr)
-            gap = p.max_gap_s if n >= 3 else p.young_gap_s if n == 2 else p.seed_gap_s
+            gap = p.coast_gap_s if n >= p.coast_points else p.max_gap_s if n >= 3 else (
+                p.young_gap_s if n == 2 else p.seed_gap_s)
             (ended if t - tr.t[-1] > gap else alive).append(tr)
         self.active = alive
         n = len(cands)
@@ -153,10 +176,10 @@ class Tracker:
         for ci in free:
             if len(self.active) >= p.max_tracks:
                 break
-            tr = Track(self._next_id)
+            seed = Track(self._next_id)
             self._next_id += 1
-            tr.add(t, cands, ci, p.fit_window)
-            self.active.append(tr)
+            seed.add(t, cands, ci, p.fit_window)
+            self.active.append(seed)
         return ended
 
     def flush(self) -> list[Track]:
