@@ -11,7 +11,8 @@ import pytest
 
 from calibration import CalibrationError, FacadeCalibration, load_calibration, save_calibration
 from calibration.backproject import ReleaseEstimate, estimate_release
-from calibration.ballistics import positions_at
+from calibration.ballistics import positions_at, track_and_release
+from calibration.camera import rotation_matrix, rotation_vector
 from calibration.fit import CalibrationPoints, fit_calibration
 from calibration.naive import naive_release
 
@@ -276,6 +277,75 @@ def test_a_bird_does_not_fit_gravity(cal: FacadeCalibration) -> None:
     pos = np.column_stack([2 + 5 * t, np.full_like(t, -3.0), 30.0 + 0.3 * np.sin(6 * t)])
     est = estimate_release(cal, t, cal.project(pos))
     assert est is None or est.floor is None or est.rms_px > 3.0
+
+
+def test_flight_with_drag_matches_the_closed_form_fall_from_rest() -> None:
+    # Dropped from rest with quadratic drag k: z(t) = z0 − (v_t²/g)·ln cosh(g t / v_t), v_t = √(g/k); and the
+    # same flight run back from t = 2 s returns to the release.
+    g, vt, z0 = 9.81, 15.0, 60.0
+    t = np.linspace(0.0, 2.0, 11)
+    state = np.array([[0.0, -1.0, z0, 0.0, 0.0, 0.0]])
+    pos, _ = track_and_release(state, np.array([g / vt**2]), t, np.array([0.0]), 14)
+    np.testing.assert_allclose(pos[0, :, 2], z0 - vt**2 / g * np.log(np.cosh(g * t / vt)), atol=2e-3)
+    v2 = -vt * math.tanh(g * 2.0 / vt)
+    later = np.array([[0.0, -1.0, pos[0, -1, 2], 0.0, 0.0, v2]])
+    _, back = track_and_release(later, np.array([g / vt**2]), t, np.array([2.0]), 14)
+    np.testing.assert_allclose(back[0], state[0], atol=5e-3)
+
+
+def _tower(pitch_deg: float = 55.0, dist_m: float = 14.5, n_storeys: int = 30) -> FacadeCalibration:
+    """A 30-storey tower (3 m storeys) seen by a street camera ``dist_m`` out, 1.5 m high, pitched up."""
+    p = math.radians(pitch_deg)
+    level = rotation_matrix(np.array([math.pi / 2, 0.0, 0.0]))  # camera z along building +y
+    R = rotation_matrix(np.array([-p, 0.0, 0.0])) @ level
+    centre = np.array([8.0, -dist_m, 1.5])
+    return FacadeCalibration.model_validate(
+        {
+            "image_size": [1920, 1080],
+            "intrinsics": {"fx": 1400.0, "fy": 1400.0, "cx": 960.0, "cy": 540.0},
+            "extrinsics": {"rvec": rotation_vector(R).tolist(), "tvec": (-R @ centre).tolist()},
+            "floors": [{"name": str(i + 1), "z": 3.0 * i} for i in range(n_storeys)],
+            "roof_z": 3.0 * n_storeys,
+            "uncertainty": {"rotation_deg": 0.5, "focal_rel": 0.02},
+        }
+    )
+
+
+def _drag_track(
+    cal: FacadeCalibration, p0: list[float], v0: list[float], vt: float, delay_s: float, n: int, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    t = delay_s + np.arange(n) / 25.0
+    pos = positions_at(np.array([[*p0, *v0]]), np.array([9.81 / vt**2]), t, max_step_s=0.002)[0]
+    return t, cal.project(pos) + np.random.default_rng(seed).normal(0.0, 0.7, (n, 2))
+
+
+def test_late_shoe_gives_wide_probabilities_that_include_the_truth() -> None:
+    # The field case: a shoe tossed out from storey 23 (terminal speed 15 m/s), first tracked 3 s later, near
+    # its terminal speed, so the time it had already fallen is barely observable. The old decoupled fit said
+    # storey 18 with the truth at probability 0, zero drag and a release velocity into the building.
+    cal = _tower()
+    t, uv = _drag_track(cal, [8.0, -0.13, 66.0 + 1.2], [0.01, -1.70, 0.97], 15.0, 3.0, 30)
+    est = estimate_release(cal, t, uv)
+    assert est is not None and est.floor is not None
+    assert est.floor_probabilities.get("23", 0.0) >= 0.5 * max(est.floor_probabilities.values())
+    assert max(est.floor_probabilities.values()) < 0.6  # honest: not a confident floor
+    assert abs(int(est.floor) - 23) <= 2
+    assert est.drag_per_m > 0.01  # the drag is identified (truth 0.044 /m)
+    assert est.velocity0[1] < 0.5  # not into the building
+    assert -2.8 < est.y < 0.3
+
+
+def test_early_drop_lands_on_or_next_to_the_right_storey() -> None:
+    # A bottle let go 1.9 m above the slab of storey 15 (z 42–45), tracked from 0.3 s for 2 s. From 14.5 m the
+    # depth is known to about ±0.5 m, which at 70° elevation is about ±1.5 m of height: storey 15 or a
+    # neighbour, with the probabilities saying so.
+    cal = _tower()
+    t, uv = _drag_track(cal, [8.0, -0.5, 3.0 * 14 + 1.9], [0.0, -0.3, 0.2], 25.0, 0.3, 50)
+    est = estimate_release(cal, t, uv)
+    assert est is not None and est.floor is not None
+    assert abs(int(est.floor) - 15) <= 1
+    assert est.floor_probabilities.get("15", 0.0) >= 0.3
+    assert 0.3 < est.extras["pixel_sigma_px"] < 1.2  # the 0.7 px noise, estimated from the track
 
 
 # --- command line -------------------------------------------------------------------------------------------

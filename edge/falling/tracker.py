@@ -154,13 +154,13 @@ class Tracker:
             # Confirmed tracks choose first: their normalised distances are shifted below every young one's.
             rank = np.array([0.0 if len(tr) >= p.confirm_points else 1.0 for tr in self.active])
             dist = np.hypot(pred[:, 0:1] - cands.u[None, :], pred[:, 1:2] - cands.v[None, :])
-            ti, ci = np.nonzero(dist <= pred[:, 2:3])
-            if ti.size:
-                cost = rank[ti] + dist[ti, ci] / pred[ti, 2]
+            pair_t, pair_c = np.nonzero(dist <= pred[:, 2:3])
+            if pair_t.size:
+                cost = rank[pair_t] + dist[pair_t, pair_c] / pred[pair_t, 2]
                 order = np.argsort(cost, kind="stable")
                 used = np.zeros(len(self.active), bool)
                 for k in order.tolist():
-                    a, b = int(ti[k]), int(ci[k])
+                    a, b = int(pair_t[k]), int(pair_c[k])
                     if used[a] or taken[b]:
                         continue
                     self.active[a].add(t, cands, b, p.fit_window)
