@@ -1,32 +1,31 @@
 """From a pixel track of a falling object to the storey and window column it came from.
 
-The flight is described by its **release** (docs/calibration.md has the full argument)::
+The flight (docs/calibration.md has the full argument) is a point mass with quadratic drag,
+``dv/dt = −g·ẑ − k·|v|·v`` with ``k = g / v_t²`` (:mod:`calibration.ballistics`), and the unknowns are::
 
-    φ = (x_r, y_r, z_r, vx_r, vy_r, vz_r, T, s)
+    ψ = (p₀, v₀, T, s, c)
 
-the release point and velocity, ``T`` the time from the release to the first detection ``t0`` (so the release
-was at ``t0 − T``), and ``s = ln v_t`` the log terminal speed, which sets the quadratic drag ``k = g / v_t²`` in
-``dv/dt = −g·ẑ − k·|v|·v`` (:mod:`calibration.ballistics`). The track's pixels are the flight at
-``T + τ_i`` (``τ_i`` = time since the first detection) seen through the camera.
+the position and velocity at the first detection ``t₀``, the time ``T`` from the release to ``t₀``, ``s = ln v_t``,
+and the calibration's error ``c`` (rotation about the camera centre, focal scale) in units of its declared σ.
+The track is the flight run forward from ``(p₀, v₀)``; the **release** ``(p_r, v_r)`` is the same flight run
+backward for ``T``.
 
 1. **MAP fit.** Minimise ``½ Σ ρ(|r_i|²/σ²) + ½ Σ prior²`` (soft-L1 ``ρ`` against detector glitches) where the
    priors are what we know about releases: ``y_r`` in the facade zone ``[−2.5, 0]`` m (soft edges), a hand's
    velocity (horizontal σ 2 m/s, never into the building; vertical 0.3 ± 1.5 m/s), terminal speed roughly
-   log-uniform over 8–80 m/s, ``z_r`` under the roof. With gravity known, the vertical velocity at the first
-   detection says how long the object has already fallen, and a small release velocity turns that into how far
-   above the first detection the release was — the strongest constraint there is. Gravity also gives metric
-   scale: the image shows an angular acceleration of about ``g/D`` at distance ``D``. Several starts (close to
-   the facade or out on a balcony; dense or light) run together in one batched Levenberg–Marquardt, so the fit
-   does not stick in the wrong basin.
-2. **Profile over storeys.** For each storey within reach, the fit is repeated with ``z_r`` held inside that
-   storey's span ``[z_s, z_{s+1})``. Around each constrained optimum the cost is quadratic in ``z_r`` once the
-   other seven numbers are optimised out, ``C(z) ≈ C_s + γ (z − z_s) + ½ a (z − z_s)²``; the storey's
-   posterior mass is ``∫_s exp(−C(z)) dz · det(H_rest)^{−½}`` (Laplace over the other parameters) — a
-   truncated-Gaussian integral.
-3. **Calibration and model error.** The calibration's pointing and focal uncertainty move the optimum by
-   ``δφ = −H⁻¹ Jᵀ (∂r/∂c) δc`` (implicit-function theorem); the resulting release-height variance, plus a
-   small model-error term, spreads each storey's piece over its neighbours (a Gaussian convolution) before the
-   masses are read off as ``floor_probabilities``.
+   log-uniform over 8–80 m/s, ``z_r`` under the roof, ``c ~ N(0, I)``. With gravity known, the vertical velocity
+   at the first detection says how long the object has already fallen, and a small release velocity turns that
+   into how far above the first detection the release was — the strongest constraint there is. Gravity also
+   gives metric scale: the image shows an angular acceleration of about ``g/D`` at distance ``D``. Six starts
+   (three first-detection guesses × a ladder of terminal speeds, the cheapest kept) run together in one
+   batched Levenberg–Marquardt, so the fit does not stick in the wrong basin.
+2. **Profile over the release height.** On a lattice of heights ``z_j`` (half a storey apart, around every
+   plausible mode) the fit is repeated with a Gaussian kernel holding ``z_r`` near ``z_j``. By Laplace,
+   ``log p̃(z_j) = −C_j/τ − ½ log det H_j`` is the marginal density of the release height, smoothed by the
+   kernel (which doubles as model error); ``τ`` tempers the likelihood so the probabilities are honest.
+3. **Storey masses.** ``log p̃`` interpolated on a 5 cm grid and summed over each storey ``[z, next z)`` gives
+   ``floor_probabilities``. The calibration error is inside the fit, so a camera off by its declared σ widens
+   the probabilities by as much as it moves the answer.
 
 The naive alternative (:mod:`calibration.naive`: the first detection's ray met with the facade plane) ignores
 both the outward distance (which biases it upwards when the camera looks up at an object in front of the
@@ -42,7 +41,7 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from calibration.ballistics import GRAVITY_M_S2, positions_at_times, propagate, rk4_grid, track_and_release
+from calibration.ballistics import GRAVITY_M_S2, rk4_grid, track_and_release
 from calibration.camera import Camera, FloatArray
 from calibration.model import FacadeCalibration
 
@@ -56,7 +55,6 @@ _Z, _T, _S = 2, 6, 7
 _EPS = np.array([1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-5, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
 
 _RK4_STEPS = 14
-_LOGDET_WEIGHT = 1.0
 _START_TERMINAL_SPEEDS_M_S = np.geomspace(6.0, 150.0, 10)
 
 
@@ -236,12 +234,15 @@ class _Problem:
         return np.asarray(self.gravity * np.exp(-2.0 * psi[:, _S]))
 
     def positions(self, psi: FloatArray) -> FloatArray:
-        times = np.broadcast_to(self.tau_s[None, :], (len(psi), len(self.tau_s)))
-        return positions_at_times(psi[:, :6], self.drag(psi), times, _RK4_STEPS, self.gravity)
+        """Positions ``(B, N, 3)`` at the detections."""
+        return self.track_and_release(psi)[0]
 
     def release(self, psi: FloatArray) -> FloatArray:
         """Release states ``(B, 6)``: each flight run back ``T`` from the first detection."""
-        return propagate(psi[:, :6], self.drag(psi), -psi[:, _T], _RK4_STEPS, self.gravity)
+        return self.track_and_release(psi)[1]
+
+    def track_and_release(self, psi: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return track_and_release(psi[:, :6], self.drag(psi), self.tau_s, psi[:, _T], _RK4_STEPS, self.gravity)
 
     def project(self, pos: FloatArray, cal_err: FloatArray) -> FloatArray:
         """Pixels ``(B, N, 2)`` of positions ``(B, N, 3)`` through a camera off by ``cal_err`` ``(B, 4)`` σ."""
@@ -294,9 +295,6 @@ class _Problem:
             ],
             axis=1,
         )
-
-    def track_and_release(self, psi: FloatArray) -> tuple[FloatArray, FloatArray]:
-        return track_and_release(psi[:, :6], self.drag(psi), self.tau_s, psi[:, _T], _RK4_STEPS, self.gravity)
 
     def residuals(self, psi: FloatArray, z_lo: FloatArray, z_hi: FloatArray) -> FloatArray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -699,7 +697,7 @@ def estimate_release(
         v = half_logdet[finite]
         padded = np.concatenate([v[:1], v, v[-1:]])
         half_logdet[finite] = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-    logp = logp - _LOGDET_WEIGHT * half_logdet
+    logp = logp - half_logdet
     ok = np.isfinite(logp)
     if ok.sum() < 2:
         return _unlocated(fit, "ballistic-fit(no-release-found)")

@@ -327,9 +327,11 @@ def test_late_shoe_gives_wide_probabilities_that_include_the_truth() -> None:
     t, uv = _drag_track(cal, [8.0, -0.13, 66.0 + 1.2], [0.01, -1.70, 0.97], 15.0, 3.0, 30)
     est = estimate_release(cal, t, uv)
     assert est is not None and est.floor is not None
-    assert est.floor_probabilities.get("23", 0.0) >= 0.5 * max(est.floor_probabilities.values())
-    assert max(est.floor_probabilities.values()) < 0.6  # honest: not a confident floor
-    assert abs(int(est.floor) - 23) <= 2
+    ranked = sorted(est.floor_probabilities.items(), key=lambda kv: -kv[1])
+    credible = [name for i, (name, _) in enumerate(ranked) if sum(p for _, p in ranked[:i]) < 0.9]
+    assert "23" in credible  # the truth is inside the 90 % credible set of storeys …
+    assert max(est.floor_probabilities.values()) < 0.4  # … which is wide, as it must be from such a track
+    assert abs(int(est.floor) - 23) <= 3
     assert est.drag_per_m > 0.01  # the drag is identified (truth 0.044 /m)
     assert est.velocity0[1] < 0.5  # not into the building
     assert -2.8 < est.y < 0.3
