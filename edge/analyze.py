@@ -13,7 +13,7 @@ from edge.clips import cut_clip
 from edge.config import CameraConfig
 from edge.events import Event
 from edge.falling.detector import FallingDetector
-from edge.frames import decode_frames, open_video
+from edge.frames import DecodeStats, decode_frames, open_video
 from edgewatch.errors import UserError
 from edgewatch.progress import Progress
 
@@ -30,6 +30,7 @@ def iter_events(
     camera: CameraConfig,
     calibration_path: Path | None,
     on_progress: Callable[[int, int, int], None] | None = None,
+    stats: DecodeStats | None = None,
 ) -> Iterator[Event]:
     """Decode ``video`` and yield the detector's events as they complete."""
     container = open_video(video)
@@ -52,7 +53,7 @@ def iter_events(
     frame_index = -1
     try:
         try:
-            for frame in decode_frames(container):
+            for frame in decode_frames(container, stats=stats):
                 frame_index = frame.index
                 for event in detector.process(frame):
                     n_events += 1
@@ -89,7 +90,8 @@ def analyze(
             progress.update(done, events=events)
 
     count = 0
-    for event in iter_events(video, camera, calibration_path, on_progress):
+    stats = DecodeStats()
+    for event in iter_events(video, camera, calibration_path, on_progress, stats):
         if clips_dir is not None:
             event.clip = cut_clip(video, max(0.0, event.start - camera.pre_roll_s), event.end + camera.post_roll_s,
                                   clips_dir / f"{event.event_id}.mp4")
@@ -98,4 +100,8 @@ def analyze(
         count += 1
     if progress is not None:
         progress.close()
+    if stats.corrupt_packets:
+        # Events from the readable parts were written; the exit status still tells a script the file is damaged.
+        raise UserError(f"{video}: {stats.corrupt_packets} corrupt or unreadable packet(s) skipped; "
+                        f"{count} event(s) from the readable parts were written")
     return count

@@ -79,7 +79,17 @@ def open_video(path: str | Path) -> av.container.InputContainer:
     return container
 
 
-def decode_frames(container: av.container.InputContainer, threads: bool = True) -> Iterator[Frame]:
+@dataclass
+class DecodeStats:
+    """What went wrong while decoding, for the caller to report."""
+
+    corrupt_packets: int = 0
+    duplicate_frames: int = 0
+
+
+def decode_frames(
+    container: av.container.InputContainer, threads: bool = True, stats: DecodeStats | None = None
+) -> Iterator[Frame]:
     """Decode the first video stream, yielding frames with media time in seconds from the stream's start.
 
     Frames whose timestamp does not advance (duplicates) are dropped; corrupt packets are skipped with a
@@ -92,13 +102,22 @@ def decode_frames(container: av.container.InputContainer, threads: bool = True) 
     t0: float | None = None
     last_t = -float("inf")
     index = 0
-    corrupt = 0
-    for packet in container.demux(stream):
+    stats = stats if stats is not None else DecodeStats()
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as exc:  # a damaged container: stop here, keep what was decoded
+            stats.corrupt_packets += 1
+            log.warning("stopping at an unreadable part of the file: %s", exc)
+            break
         try:
             frames = packet.decode()
-        except av.error.InvalidDataError:
-            corrupt += 1
-            log.warning("skipping a corrupt packet at pts=%s (%d so far)", packet.pts, corrupt)
+        except av.error.FFmpegError:
+            stats.corrupt_packets += 1
+            log.warning("skipping a corrupt packet at pts=%s (%d so far)", packet.pts, stats.corrupt_packets)
             continue
         for av_frame in frames:
             pts = av_frame.pts if av_frame.pts is not None else av_frame.dts
@@ -109,6 +128,7 @@ def decode_frames(container: av.container.InputContainer, threads: bool = True) 
                 t0 = t
             t -= t0
             if t <= last_t:
+                stats.duplicate_frames += 1
                 continue
             last_t = t
             yield Frame(index, t, luma_view(av_frame), bool(av_frame.key_frame), av_frame)

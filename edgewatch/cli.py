@@ -62,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except UserError as exc:
-        print(f"edgewatch {args.command}: error: {exc}", file=sys.stderr)
+        # One line, so scripts and log collectors keep the whole message together.
+        message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        print(f"edgewatch {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

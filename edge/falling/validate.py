@@ -37,6 +37,9 @@ class ValidationParams:
     min_duration_s: float = 0.24
     min_travel_px: float = 14.0
     min_fill: float = 0.35
+    min_fill_short: float = 0.6
+    short_track_points: int = 12
+    """A short track must be dense: a few blobs picked out of a second of birds and leaves are not evidence."""
     """Detections per frame interval over the track's span (gaps from occlusion are fine, sparse chains of
     unrelated blobs are not)."""
     max_rms_px: float = 1.8
@@ -172,7 +175,7 @@ def validate_track(
     if duration < params.min_duration_s:
         return Verdict(False, f"lasted {duration:.2f} s", 0.0, math.nan, math.nan)
     fill = (n - 1) * frame_interval_s / duration
-    if fill < params.min_fill:
+    if fill < (params.min_fill if n >= params.short_track_points else params.min_fill_short):
         return Verdict(False, f"sparse: {fill:.2f} detections per frame", 0.0, math.nan, math.nan)
     travel = float(np.hypot(*(uv[-1] - uv[0])))
     if travel < params.min_travel_px:

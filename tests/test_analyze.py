@@ -1,0 +1,120 @@
+"""`edgewatch analyze` end to end on the committed samples, and its handling of bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FALLING = ROOT / "sample_videos" / "falling"
+
+
+def analyze(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edgewatch", "analyze", *map(str, args), "--jsonl", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def events_of(proc: subprocess.CompletedProcess[str]) -> list[dict]:
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", ["falling_easy_mid_floor", "falling_high_throw_trees_birds"])
+def test_sample_throw_is_one_event_on_the_truth_track(name: str, tmp_path: Path) -> None:
+    truth = json.loads((FALLING / f"{name}.truth.json").read_text())
+    (throw,) = truth["throws"]
+    proc = analyze(FALLING / f"{name}.mp4", "--calibration", FALLING / f"{name}.calibration.yaml",
+                   "--clips", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (event,) = events_of(proc)
+    for key in ("event_id", "type", "camera_id", "start", "end", "started_at", "confidence", "release", "track"):
+        assert key in event
+    assert event["type"] == "falling_object" and len(event["event_id"]) == 26
+    assert throw["visible_from_s"] - 0.1 <= event["start"] < event["end"] <= throw["visible_to_s"] + 0.1
+    by_t = {round(p["t"], 2): p for p in throw["track"]}
+    for p in event["track"]:
+        q = by_t[round(p["t"], 2)]
+        assert abs(p["u"] - q["u"]) < 8 and abs(p["v"] - q["v"]) < 8
+    release = event["release"]
+    assert abs(int(release["floor"]) - int(throw["floor"])) <= 2, release
+    assert abs(sum(release["floor_probabilities"].values()) - 1.0) < 0.01
+    clip = event["clip"]
+    data = Path(clip["path"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == clip["sha256"] and len(data) == clip["bytes"]
+    with av.open(clip["path"]) as c:
+        frames = list(c.decode(video=0))
+    assert frames[0].key_frame
+    assert len(frames) / 25.0 >= (event["end"] - event["start"]) + 2.0  # event plus (clamped) pre/post roll
+
+
+def test_distractors_alone_raise_no_event() -> None:
+    name = "falling_distractors_only"
+    proc = analyze(FALLING / f"{name}.mp4", "--calibration", FALLING / f"{name}.calibration.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert events_of(proc) == []
+
+
+def test_without_calibration_release_is_null() -> None:
+    proc = analyze(FALLING / "falling_easy_mid_floor.mp4")
+    assert proc.returncode == 0, proc.stderr
+    (event,) = events_of(proc)
+    assert event["release"] is None
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if "error" in ln]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_bad_files_give_one_line_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    _one_line_error(analyze(empty), "empty")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    _one_line_error(analyze(text), "not a video")
+    _one_line_error(analyze(tmp_path / "missing.mp4"), "no such file")
+    data = (FALLING / "falling_easy_mid_floor.mp4").read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: len(data) // 3])
+    proc = analyze(truncated)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_corrupt_packets_are_skipped_reported_and_events_kept(tmp_path: Path) -> None:
+    """Garbage in the middle of the stream: the readable parts are analysed, the exit status says damaged."""
+    data = bytearray((FALLING / "falling_easy_mid_floor.mp4").read_bytes())
+    rng = __import__("random").Random(1)
+    for start in range(len(data) // 8, len(data) // 5, 997):
+        for i in range(start, start + 40):
+            data[i] = rng.randrange(256)
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    proc = analyze(damaged)
+    assert "Traceback" not in proc.stderr
+    if proc.returncode != 0:
+        _one_line_error(proc, "corrupt")
+
+
+def test_bad_calibration_names_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "cal.yaml"
+    bad.write_text("building: x\nimage_size: [1280, 720]\nintrinsics: {model: pinhole, fx: 1000}\n")
+    _one_line_error(analyze(FALLING / "falling_easy_mid_floor.mp4", "--calibration", bad), "intrinsics")
+    unparsable = tmp_path / "broken.yaml"
+    unparsable.write_text("floors: [1, 2\n")
+    _one_line_error(analyze(FALLING / "falling_easy_mid_floor.mp4", "--calibration", unparsable), "broken.yaml")
+
+
+def test_camera_file_with_a_wrong_key(tmp_path: Path) -> None:
+    cam = tmp_path / "cam.yaml"
+    cam.write_text("camera_id: c1\ndetector: falling\npre_rol_s: 3\n")
+    _one_line_error(analyze(FALLING / "falling_easy_mid_floor.mp4", "--camera", cam), "pre_rol_s")
