@@ -1,4 +1,4 @@
-"""`edgewatch analyze`: offline analysis of one video file."""
+"""`edgewatch analyze` (offline analysis of one video file) and `edgewatch edge` (the edge runtime)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,41 @@ from edgewatch.errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    _add_analyze(sub)
+    _add_edge(sub)
+
+
+def _add_edge(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "edge",
+        help="run all cameras of one edge box (RTSP/file ingest, detection, evidence clips, MQTT delivery)",
+        description="Run one worker process per camera of edge.yaml: ingest, detect, cut evidence clips, spool "
+        "them to disk and deliver them over MQTT until the server acknowledges. Stops cleanly on SIGTERM/Ctrl-C. "
+        "Use -v to see connections, events and deliveries.",
+    )
+    p.add_argument("--config", type=Path, required=True, help="edge.yaml (see examples/edge.yaml)")
+    p.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    p.set_defaults(func=run_edge)
+
+
+def run_edge(args: argparse.Namespace) -> int:
+    import logging
+
+    from edge.runtime.config import load_edge_config
+
+    config = load_edge_config(args.config)
+    if args.check:
+        print(f"{args.config}: OK: site {config.site}, {len(config.cameras)} camera(s): "
+              + ", ".join(c.camera_id for c in config.cameras))
+        return 0
+    from edge.runtime.supervisor import Supervisor
+    from edgewatch import __version__
+
+    level = logging.getLogger().getEffectiveLevel()
+    return Supervisor(config, level, __version__).run()
+
+
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "analyze",
         help="analyse one video file offline, one JSON event per line on stdout",
