@@ -309,3 +309,30 @@ def test_rtsp_server_restarted_20_times(tmp_path: Path, mosquitto: MosquittoBrok
     assert edge.proc.poll() is None
     edge.stop()
     no_crash(edge)
+
+
+@pytest.mark.timeout(90)
+def test_damaged_stream_resolution_change_full_spool_and_no_broker(tmp_path: Path, edges: list[EdgeProcess]) -> None:
+    """Three cameras on one box with no broker: a file with garbage bytes, a stream that changes resolution,
+    and a spool too small for their events. Each gives a clear log line; nothing crashes."""
+    from services.process import free_port
+    from test_edge_units import make_corrupt_ts, make_two_size_ts
+
+    corrupt = make_corrupt_ts(tmp_path)
+    sizes = make_two_size_ts(tmp_path)
+    config = edge_config(tmp_path, free_port(), falling_camera(str(corrupt), replay="fast", loop=True))
+    config["cameras"] += [
+        {"camera_id": "cam2", "detector": "falling", "source": str(sizes), "replay": "fast", "loop": True},
+        {"camera_id": "cam3", "detector": "falling", "source": str(SAMPLE), "calibration": str(CALIBRATION),
+         "replay": "fast", "loop": True, "pre_roll_s": 2, "post_roll_s": 2},
+    ]
+    config["spool"]["max_bytes"] = 3 * 300_000  # 300 kB a camera: one clip of the sample at a time
+    edge = EdgeProcess(config, tmp_path)
+    edges.append(edge)
+    edge.wait_for(r"\[cam1\].*corrupt", timeout_s=30)
+    edge.wait_for(r"\[cam2\].*resolution changed from 320x240 to 480x272; detector re-created", timeout_s=30)
+    edge.wait_for(r"\[cam3\].*SPOOL FULL .* DROPPING unacknowledged event", timeout_s=60)
+    assert edge.matches(r"\[cam3\].*MQTT broker .* unreachable")
+    assert edge.stop() == 0
+    no_crash(edge)
+    assert sum(p.stat().st_size for p in (tmp_path / "spool" / "cam3").rglob("*") if p.is_file()) <= 300_000

@@ -118,13 +118,19 @@ def _ts_copy(src: Path, dst: Path) -> None:
                 o.mux(p)
 
 
-def test_corrupt_packets_are_logged_and_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def make_corrupt_ts(tmp_path: Path) -> Path:
+    """The falling sample as MPEG-TS with garbage written over 40 kB a third of the way in."""
     _ts_copy(SAMPLE, tmp_path / "ok.ts")
     data = bytearray((tmp_path / "ok.ts").read_bytes())
     rng = np.random.default_rng(1)
     for off in range(len(data) // 3, len(data) // 3 + 40_000, 1000):
         data[off : off + 200] = rng.integers(0, 256, 200, dtype=np.uint8).tobytes()
     (tmp_path / "bad.ts").write_bytes(bytes(data))
+    return tmp_path / "bad.ts"
+
+
+def test_corrupt_packets_are_logged_and_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_corrupt_ts(tmp_path)
     stream = CameraStream("cam", SourceConfig(url=str(tmp_path / "bad.ts"), replay="fast"), threading.Event())
     with caplog.at_level(logging.WARNING):
         frames = sum(len(item.frames) for item in stream.run())
@@ -133,7 +139,8 @@ def test_corrupt_packets_are_logged_and_skipped(tmp_path: Path, caplog: pytest.L
     assert frames > 150  # decoding went on past the damage
 
 
-def test_resolution_change_starts_a_new_segment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def make_two_size_ts(tmp_path: Path) -> Path:
+    """2 s at 320x240 then 2 s at 480x272 in one MPEG-TS stream."""
     from edgewatch.scenes.video import H264Writer
 
     ts = tmp_path / "two-sizes.ts"
@@ -165,6 +172,11 @@ def test_resolution_change_starts_a_new_segment(tmp_path: Path, caplog: pytest.L
         offset = last
         blob += part_ts.read_bytes()
     ts.write_bytes(blob)
+    return ts
+
+
+def test_resolution_change_starts_a_new_segment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ts = make_two_size_ts(tmp_path)
     stream = CameraStream("cam", SourceConfig(url=str(ts), replay="fast"), threading.Event())
     ring = PacketRing(keep_s=60.0)
     sizes = []
