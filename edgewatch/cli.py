@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "edgewatch.scenes.cli",
     "edge.cli",
     "calibration.cli",
+    "server.cli",
 )
 
 log = logging.getLogger("edgewatch")
