@@ -1,0 +1,61 @@
+"""`edgewatch server --config …` as a user runs it: a real process, real Mosquitto, HTTP on a free port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from services.process import free_port, stop_process
+from test_server_helpers import RULES_YAML, FakeEdge, make_event
+
+COMMAND = [sys.executable, "-c", "from edgewatch.cli import main; raise SystemExit(main())", "server"]
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "server.yaml"
+    cfg.write_text("mqtt: {port: not-a-port}\n")
+    r = subprocess.run([*COMMAND, "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "mqtt.port" in r.stderr
+
+
+def test_server_command_ingests_and_serves(tmp_path: Path, mosquitto) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    (tmp_path / "rules.yaml").write_text(RULES_YAML)
+    (tmp_path / "server.yaml").write_text(
+        f"database_url: sqlite:///db.sqlite\nclip_dir: clips\nrules: rules.yaml\n"
+        f"http: {{port: {port}}}\n"
+        f"mqtt: {{host: {mosquitto.host}, port: {mosquitto.port}, client_id: cli-test, session_expiry_s: 0}}\n")
+    env = {**os.environ, "EDGEWATCH_ADMIN_TOKEN": "cli-admin-token-0123456789"}
+    proc = subprocess.Popen([*COMMAND, "--config", str(tmp_path / "server.yaml")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    edge = FakeEdge(mosquitto.host, mosquitto.port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).json().get("mqtt") == "connected":
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        clip = os.urandom(300_000)
+        event = make_event(clip=clip)
+        edge.send_event(event)
+        edge.send_chunk(event, 0, clip[:262144])
+        edge.send_chunk(event, 1, clip[262144:])
+        edge.wait_ack(event["event_id"], "stored")
+        auth = {"Authorization": "Bearer cli-admin-token-0123456789"}
+        page = httpx.get(f"{base}/api/v1/violations", headers=auth, timeout=5).json()
+        assert page["total"] == 1 and page["items"][0]["place"] == "Caima block 3, floor 12, column B"
+        r = httpx.get(f"{base}/api/v1/events/{event['event_id']}/clip", headers={**auth, "Range": "bytes=0-9"})
+        assert r.status_code == 206 and r.content == clip[:10]
+        assert (tmp_path / "db.sqlite").exists() and any((tmp_path / "clips").rglob("*.mp4"))
+    finally:
+        edge.close()
+        stop_process(proc)
