@@ -10,6 +10,7 @@ at start or later, only means events wait in the spool while paho reconnects wit
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import queue
@@ -26,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.events import utc_iso
 from edge.runtime import wire
 from edge.runtime.config import MqttConfig
+from edge.runtime.evidence import snapshot_jpeg
 from edge.runtime.spool import EvidenceBundle, Spool, SpooledEvent
 
 log = logging.getLogger(__name__)
@@ -170,9 +172,21 @@ class Delivery:
                 bundle = self._inbox.get_nowait()
             except queue.Empty:
                 return
+            if bundle.snapshot_at is not None and bundle.clip is not None:
+                self._take_snapshot(bundle)
             if self.spool.put(bundle) is not None:
                 log.info("%s: event %s spooled (%d waiting, %d bytes)", self.camera_id, bundle.event_id,
                          len(self.spool), self.spool.bytes)
+
+    def _take_snapshot(self, bundle: EvidenceBundle) -> None:
+        """The JPEG of the event's middle frame; a convenience, so a failure is logged and the event goes on."""
+        assert bundle.snapshot_at is not None and bundle.clip is not None
+        try:
+            bundle.snapshot = snapshot_jpeg(bundle.clip, *bundle.snapshot_at)
+            bundle.message["snapshot_sha256"] = hashlib.sha256(bundle.snapshot).hexdigest()
+        except Exception as exc:
+            log.error("%s: no snapshot for event %s: %s", self.camera_id, bundle.event_id, exc)
+        bundle.snapshot_at = None
 
     def _handle_acks(self) -> None:
         while True:

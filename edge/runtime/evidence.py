@@ -25,17 +25,20 @@ def event_mid_time(event: Event) -> float:
 
 
 def snapshot_jpeg(clip: bytes, clip_start_s: float, at_s: float, max_bytes: int = MAX_SNAPSHOT_BYTES) -> bytes:
-    """Decode the MP4 ``clip`` up to media time ``at_s`` (the clip's first frame is at ``clip_start_s``) and encode
-    that frame as a JPEG no larger than ``max_bytes`` (lower quality, then smaller, until it fits)."""
+    """Decode the frame of the MP4 ``clip`` at media time ``at_s`` (the clip's first frame is at
+    ``clip_start_s``) and encode it as a JPEG no larger than ``max_bytes`` (lower quality, then smaller, until it
+    fits). Decoding starts at the keyframe before the target (a seek), so it costs at most one GOP."""
     target = max(0.0, at_s - clip_start_s)
     best: av.VideoFrame | None = None
     with av.open(io.BytesIO(clip), "r") as container:
         stream = container.streams.video[0]
         tb = stream.time_base
+        if tb is not None and target > 0:
+            container.seek(int(target / tb), stream=stream, backward=True, any_frame=False)
         for frame in container.decode(stream):
             t = float(frame.pts * tb) if frame.pts is not None and tb is not None else 0.0
             best = frame
-            if t >= target:
+            if t >= target - 1e-6:
                 break
         if best is None:
             raise ValueError("no frame could be decoded from the clip")

@@ -43,6 +43,8 @@ class EvidenceBundle:
     clip: bytes | None = field(default=None, repr=False)
     snapshot: bytes | None = field(default=None, repr=False)
     overlay: dict[str, Any] | None = field(default=None, repr=False)
+    snapshot_at: tuple[float, float] | None = None
+    """(clip start, media time to show): the snapshot is still to be taken, off the ingest thread."""
 
     @property
     def size(self) -> int:

@@ -22,7 +22,7 @@ from edge.frames import Frame
 from edge.runtime import wire
 from edge.runtime.config import EdgeCamera, MqttConfig
 from edge.runtime.delivery import Delivery
-from edge.runtime.evidence import event_mid_time, overlay, snapshot_jpeg
+from edge.runtime.evidence import event_mid_time, overlay
 from edge.runtime.ingest import CameraStream, IngestStats
 from edge.runtime.ring import ClipResult, PacketRing, Segment, remux_clip
 from edge.runtime.spool import CLIP_FILE, EvidenceBundle, Spool
@@ -165,7 +165,6 @@ class CameraWorker:
         """Cut the clip from the ring, take the snapshot and overlay, and hand the bundle to delivery."""
         cam = self.camera
         clip: ClipResult | None = None
-        snapshot: bytes | None = None
         started = time.perf_counter()
         packets = self.ring.select(event.start - cam.pre_roll_s, event.end + cam.post_roll_s)
         if packets:
@@ -177,22 +176,18 @@ class CameraWorker:
             log.error("%s: no packets in the ring buffer for event %s (%.2f–%.2f s)", cam.camera_id, event.event_id,
                       event.start, event.end)
         over = None
+        snapshot_at = None
         if clip is not None:
-            try:
-                snapshot = snapshot_jpeg(clip.data, clip.start_s, event_mid_time(event))
-            except Exception as exc:  # a snapshot is a convenience: never lose the event over it
-                log.error("%s: no snapshot for event %s: %s", cam.camera_id, event.event_id, exc)
+            snapshot_at = (clip.start_s, event_mid_time(event))
             over = overlay(event, clip.start_s, clip.width, clip.height)
             event.clip = Clip(path=str(self.spool.dir / event.event_id / CLIP_FILE), sha256=clip.sha256,
                               bytes=clip.size)
             log.info("%s: clip for %s: %.2f–%.2f s, %d packets, %d bytes, cut in %.0f ms", cam.camera_id,
                      event.event_id, clip.start_s, clip.end_s, clip.packets, clip.size,
                      1000 * (time.perf_counter() - started))
-        import hashlib
-
-        message = wire.event_message(event, self.s.site, clip.size if clip else None,
-                                     hashlib.sha256(snapshot).hexdigest() if snapshot else None, over)
-        self.delivery.submit(EvidenceBundle(event.event_id, message, clip.data if clip else None, snapshot, over))
+        message = wire.event_message(event, self.s.site, clip.size if clip else None, None, over)
+        self.delivery.submit(EvidenceBundle(event.event_id, message, clip.data if clip else None, None, over,
+                                            snapshot_at=snapshot_at))
 
 
 def _redact(url: str) -> str:
