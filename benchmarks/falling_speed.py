@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 
-def make_clip(root: Path, width: int, height: int, seconds: float, seed: int) -> Path:
+def make_clip(root: Path, width: int, height: int, seconds: float, seed: int, distractors: list[str]) -> Path:
     from edgewatch.scenes.falling import random_spec, render_scene
 
-    name = f"speed-{width}x{height}-{int(seconds)}s-s{seed}"
+    name = f"speed-{width}x{height}-{int(seconds)}s-s{seed}-{'-'.join(distractors)}"
     truth = root / f"{name}.truth.json"
     if not truth.exists():
         print(f"generating {name} (once) …", file=sys.stderr)
         spec = random_spec(seed, width=width, height=height, duration_s=seconds, n_throws=2,
-                           distractors=["trees", "birds", "rain", "noise", "jitter"])
+                           distractors=distractors)
         render_scene(spec, root, name)
     return truth
 
@@ -108,12 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1920x1080,2560x1440")
     ap.add_argument("--seed", type=int, default=77)
     ap.add_argument("--repeat", type=int, default=2, help="best of N for each measurement")
+    ap.add_argument("--distractors", default="trees,birds,lighting,jitter,noise",
+                    help="distractors in the generated clip (add rain for the worst case)")
     args = ap.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in args.sizes.split(","):
         w, h = (int(x) for x in size.split("x"))
-        truth_path = make_clip(args.data, w, h, args.seconds, args.seed)
+        truth_path = make_clip(args.data, w, h, args.seconds, args.seed, args.distractors.split(","))
         truth = json.loads(truth_path.read_text())
         video, cal = truth_path.parent / truth["video"], truth_path.parent / truth["calibration"]
         best: dict[str, float] = {}
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         fps = {k: frames / v for k, v in best.items()}
         row = {
             "size": size,
+            "distractors": args.distractors,
             "frames": frames,
             "events": events,
             "decode_fps": round(fps["decode"], 1),

@@ -51,16 +51,24 @@ class NaivePipeline:
                 x, y, w, h = cv2.boundingRect(c)
                 cents.append((x + w / 2, y + h / 2))
         self.tracks = [tr for tr in self.tracks if t - tr.points[-1][0] < 0.2]
-        for u, v in cents:
-            best, best_d = None, self.link_px
-            for tr in self.tracks:
-                _, pu, pv = tr.points[-1]
-                d = float(np.hypot(u - pu, v - pv))
-                if d < best_d:
-                    best, best_d = tr, d
-            if best is None:
+        if not cents:
+            return
+        c = np.asarray(cents)
+        # Nearest track end for every contour at once (numpy), so the baseline is not slowed by Python loops.
+        if self.tracks:
+            ends = np.array([tr.points[-1][1:] for tr in self.tracks])
+            d = np.hypot(c[:, None, 0] - ends[None, :, 0], c[:, None, 1] - ends[None, :, 1])
+            nearest = d.argmin(axis=1)
+            near_d = d[np.arange(len(c)), nearest]
+        else:
+            nearest = np.zeros(len(c), int)
+            near_d = np.full(len(c), np.inf)
+        existing = list(self.tracks)
+        for (u, v), j, dj in zip(c.tolist(), nearest.tolist(), near_d.tolist(), strict=True):
+            if dj >= self.link_px:
                 self.tracks.append(NaiveTrack([(t, u, v)]))
                 continue
+            best = existing[j]
             best.points.append((t, u, v))
             pts = best.points[-self.min_points:]
             if (not best.reported and len(best.points) >= self.min_points

@@ -38,7 +38,7 @@ class MotionParams:
     """Threshold in units of the frame-difference noise spread."""
     min_threshold: float = 6.0
     """Lower bound of the noise threshold (grey levels), for very clean video."""
-    edge_gain: float = 0.35
+    edge_gain: float = 0.8
     """Threshold increase per grey level of local scene gradient (sub-pixel sway on edges)."""
     busy_alpha: float = 1.0 / 40.0
     """Rate of the per-cell activity average (per frame): about 1.6 s at 25 fps."""
@@ -125,6 +125,7 @@ class MotionDetector:
         cells = cv2.resize(roi_mask, ((x1 - x0) // g, (y1 - y0) // g), interpolation=cv2.INTER_AREA)
         self._cell_watched = cells > 0
         self._n_watched_cells = max(1, int(self._cell_watched.sum()))
+        self._block_kernel = np.ones((g, g), np.uint8)
         self._busy = np.zeros(cells.shape, np.float32)
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
@@ -218,26 +219,25 @@ class MotionDetector:
     def _noise_threshold(self) -> float:
         return max(self.params.min_threshold, self.params.noise_k * self._noise_sigma)
 
-    def _changed(self, d1: np.ndarray) -> np.ndarray:
-        """Binary (0/255) map of pixels whose change exceeds noise + edge allowance."""
-        assert self._threshold_map is not None
-        t = round(self._noise_threshold())
-        excess = cv2.subtract(d1, self._threshold_map)  # saturating: 0 where below the edge allowance
-        _, changed = cv2.threshold(excess, t, 255, cv2.THRESH_BINARY)
-        return changed
-
     def _active_cells(self, d1: np.ndarray) -> tuple[np.ndarray, float]:
-        cells = self._cells(self._changed(d1)) & self._cell_watched
-        return cells, float(cells.sum()) / self._n_watched_cells
+        """Grid cells holding at least one pixel whose change exceeds noise + edge allowance.
 
-    def _cells(self, changed: np.ndarray) -> np.ndarray:
-        h, w = self._busy.shape
-        # Area averaging keeps any changed pixel visible (a single pixel of 255 averages to ≥ 255/g²).
-        return cv2.resize(changed, (w, h), interpolation=cv2.INTER_AREA) > 0
+        ``max over each g×g block`` is a dilation anchored at the block's corner sampled at every g-th pixel:
+        two cheap full-resolution passes, and the noise threshold is applied on the small grid.
+        """
+        assert self._threshold_map is not None
+        g = self.params.cell_px
+        excess = cv2.subtract(d1, self._threshold_map)  # saturating: 0 where below the edge allowance
+        block_max = cv2.dilate(excess, self._block_kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+        cells = (block_max[::g, ::g] > round(self._noise_threshold())) & self._cell_watched
+        return cells, float(cells.sum()) / self._n_watched_cells
 
     def _update_busy(self, active: np.ndarray) -> None:
         p = self.params
-        cv2.accumulateWeighted(active.astype(np.float32), self._busy, p.busy_alpha)
+        # A running mean at first (alpha = 1/n), so trees are masked within a few frames of start-up instead
+        # of after the average's time constant; then an exponential average that follows the wind.
+        alpha = max(p.busy_alpha, 1.0 / max(1, self._frames_seen - 2))
+        cv2.accumulateWeighted(active.astype(np.float32), self._busy, alpha)
         # Rain and snow raise every cell's activity alike; a tree raises its own cells far above the rest.
         # So a cell is busy when it stands out from the scene-wide rate, not merely when it is often active.
         base = p.busy_scene_factor * float(self._busy[self._cell_watched].mean())
@@ -269,28 +269,34 @@ class MotionDetector:
 
         A pixel counts towards its blob with weight ``min(D1, D2) − allowance − T`` (D2 = |Y_t − Y_{t−2}|): the
         object's current position differs from both earlier frames, the place it left (the ghost) only from
-        the previous one, so ghosts get no weight and vanish. Centroid, area, contrast and streak length come
-        from weighted moments accumulated per blob with ``bincount`` over the (few) weighted pixels.
+        the previous one, so ghosts get no weight and vanish. Only the pixels of active cells are gathered
+        (a few hundred blocks of g×g, not the frame), and centroid, area, contrast and streak length come from
+        weighted moments accumulated per blob with ``bincount``.
         """
         n, labels = cv2.connectedComponents(active.astype(np.uint8), connectivity=8)
         if n <= 1:
             return Candidates.empty()
         assert self._threshold_map is not None
-        both = cv2.min(d1, cv2.absdiff(cur, prev2))
-        excess = cv2.subtract(cv2.subtract(both, self._threshold_map), round(self._noise_threshold()))
-        pts = cv2.findNonZero(excess)
-        if pts is None:
-            return Candidates.empty()
-        pts = pts.reshape(-1, 2)
-        xs, ys = pts[:, 0], pts[:, 1]
         g = self.params.cell_px
-        lab = labels[ys // g, xs // g]
-        keep = lab > 0
-        xs, ys, lab = xs[keep].astype(np.float64), ys[keep].astype(np.float64), lab[keep]
-        if lab.size == 0:
+        cy, cx = np.nonzero(labels)
+        lab_cells = labels[cy, cx]
+
+        def blocks(img: np.ndarray) -> np.ndarray:  # (K, g, g) views of the active cells' pixels
+            h, w = img.shape
+            return img.reshape(h // g, g, w // g, g).transpose(0, 2, 1, 3)[cy, cx]
+
+        b_d1 = blocks(d1)
+        b_d2 = cv2.absdiff(blocks(cur), blocks(prev2))
+        both = np.minimum(b_d1, b_d2).astype(np.int16)
+        excess = both - blocks(self._threshold_map) - round(self._noise_threshold())
+        k, py, px = np.nonzero(excess > 0)
+        if k.size == 0:
             return Candidates.empty()
-        w = excess[ys.astype(np.intp), xs.astype(np.intp)].astype(np.float64)
-        contrast_px = both[ys.astype(np.intp), xs.astype(np.intp)].astype(np.float64)
+        w = excess[k, py, px].astype(np.float64)
+        xs = (cx[k] * g + px).astype(np.float64)
+        ys = (cy[k] * g + py).astype(np.float64)
+        lab = lab_cells[k]
+        contrast_px = both[k, py, px].astype(np.float64)
 
         def acc(values: np.ndarray | None) -> np.ndarray:
             return np.bincount(lab, weights=values, minlength=n)

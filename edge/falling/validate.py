@@ -33,7 +33,7 @@ GRAVITY_MPS2 = 9.81
 
 @dataclass(frozen=True)
 class ValidationParams:
-    min_points: int = 7
+    min_points: int = 9
     min_duration_s: float = 0.24
     min_travel_px: float = 14.0
     min_fill: float = 0.35
@@ -201,9 +201,10 @@ def validate_track(
     if angle > max_angle:
         return Verdict(False, f"moving {angle:.0f}° away from down", 0.0, rms, math.nan)
     accel_ratio = float(accel @ down) * duration / max(speed, 1e-9)
-    if cal is None and accel_ratio < params.min_accel_ratio:
+    if (cal is None or n < params.short_track_points) and accel_ratio < params.min_accel_ratio:
         # Without a calibration this is the only test of gravity. With one, the metric fit below is the test:
-        # perspective can make a real fall decelerate in the image (thrown towards a camera that looks up).
+        # perspective can make a real fall decelerate in the image (thrown towards a camera that looks up);
+        # but a short track carries little metric evidence, so it must show the acceleration as well.
         return Verdict(False, f"not accelerating downwards (a·T/v = {accel_ratio:.2f})", 0.0, rms, accel_ratio)
 
     release = None
