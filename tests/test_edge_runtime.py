@@ -35,8 +35,15 @@ SITE = "site1"
 class FakeServer:
     """The server's side of the wire protocol, as docs/mqtt.md states it."""
 
-    def __init__(self, broker: MosquittoBroker, ack: bool = True) -> None:
+    def __init__(self, broker: MosquittoBroker, ack: bool = True, lose_chunk_once: bool = False,
+                 ignore_first_event: bool = False) -> None:
         self.ack = ack
+        self.lose_chunk_once = lose_chunk_once
+        """Drop chunk 0 of the first event the first time, and ask for it with a "missing" ack."""
+        self.ignore_first_event = ignore_first_event
+        """Say nothing about the first event the first time (the edge must republish it after ack_timeout_s)."""
+        self.missing_sent: list[str] = []
+        self.ignored: list[str] = []
         self.lock = threading.Lock()
         self.events: dict[str, dict[str, Any]] = {}
         self.event_messages: list[str] = []
@@ -66,6 +73,11 @@ class FakeServer:
                 event_id = data["event_id"]
             elif kind == "clip":
                 event_id = parts[5]
+                if self.lose_chunk_once and not self.missing_sent and int(parts[6]) == 0:
+                    self.missing_sent.append(event_id)
+                    self.client.publish(f"edgewatch/v1/{site}/{cam}/ack", json.dumps(
+                        {"event_id": event_id, "status": "missing", "missing_chunks": [0]}), qos=1)
+                    return
                 self.chunks.setdefault(event_id, {})[int(parts[6])] = bytes(msg.payload)
             elif kind == "snapshot":
                 event_id = parts[5]
@@ -88,6 +100,10 @@ class FakeServer:
         if event["clip"] is not None and hashlib.sha256(clip).hexdigest() != event["clip"]["sha256"]:
             return
         if event["snapshot_sha256"] and event_id not in self.snapshots:
+            return
+        if self.ignore_first_event and not self.ignored:
+            self.ignored.append(event_id)
+            self.chunks.pop(event_id)
             return
         self.stored[event_id] = clip
         if self.ack:
@@ -305,6 +321,7 @@ def test_rtsp_server_restarted_20_times(tmp_path: Path, mosquitto: MosquittoBrok
         edge.wait_for(rf"reconnect #{i}\b", timeout_s=15)
         t = next(t for t, line in edge.lines if re.search(rf"reconnect #{i}\b", line))
         delays.append(max(0.0, t - back))
+    print(f"reconnect after the stream returned: max {max(delays):.2f} s, median {sorted(delays)[10]:.2f} s")
     assert max(delays) < 5.0, delays
     assert edge.proc.poll() is None
     edge.stop()
@@ -336,3 +353,24 @@ def test_damaged_stream_resolution_change_full_spool_and_no_broker(tmp_path: Pat
     assert edge.stop() == 0
     no_crash(edge)
     assert sum(p.stat().st_size for p in (tmp_path / "spool" / "cam3").rglob("*") if p.is_file()) <= 300_000
+
+
+@pytest.mark.timeout(90)
+def test_missing_chunks_are_resent_and_silence_is_republished(tmp_path: Path, mosquitto: MosquittoBroker,
+                                                              edges: list[EdgeProcess]) -> None:
+    srv = FakeServer(mosquitto, lose_chunk_once=True, ignore_first_event=True)
+    try:
+        cam = falling_camera(str(SAMPLE), replay="fast", loop=True)
+        edge = EdgeProcess(edge_config(tmp_path, mosquitto.port, cam, ack_timeout_s=3), tmp_path)
+        edges.append(edge)
+        srv.wait(lambda: bool(srv.missing_sent) and srv.missing_sent[0] in srv.stored, 60,
+                 "the event whose chunk was lost, resent and stored")
+        srv.wait(lambda: bool(srv.ignored) and srv.ignored[0] in srv.stored, 30,
+                 "the event the server ignored once, republished after the ack timeout")
+        edge.stop()
+        no_crash(edge)
+        assert edge.matches(r"server is missing chunks \[0\]")
+        assert edge.matches(r"republishing event \w+ \(no ack after 3 s\)")
+        assert srv.event_messages.count(srv.ignored[0]) >= 2
+    finally:
+        srv.close()
