@@ -374,3 +374,23 @@ def test_missing_chunks_are_resent_and_silence_is_republished(tmp_path: Path, mo
         assert srv.event_messages.count(srv.ignored[0]) >= 2
     finally:
         srv.close()
+
+
+@pytest.mark.timeout(60)
+def test_crashed_worker_is_restarted_with_backoff(tmp_path: Path, mosquitto: MosquittoBroker,
+                                                  edges: list[EdgeProcess]) -> None:
+    cam = {"source": str(SAMPLE), "replay": "realtime", "loop": True, "detect": False}
+    edge = EdgeProcess(edge_config(tmp_path, mosquitto.port, cam), tmp_path)
+    edges.append(edge)
+    edge.wait_for(r"worker cam1 started \(pid (\d+)\)")
+    edge.wait_for(r"connected to .*falling_easy_mid_floor")
+    for crash in (1, 2):
+        pid = int(edge.matches(r"worker cam1 started \(pid (\d+)\)")[-1].group(1))
+        os.kill(pid, signal.SIGKILL)
+        edge.wait_for(rf"worker cam1 exited unexpectedly \(exit code -9, crash #{crash}\); restarting in", 1,
+                      timeout_s=10)
+        edge.wait_for(r"worker cam1 started \(pid (\d+)\)", count=crash + 1, timeout_s=15)
+    delays = [float(m.group(1)) for m in edge.matches(r"crash #\d\); restarting in ([\d.]+) s")]
+    assert delays[1] > delays[0]  # exponential back-off
+    assert edge.stop() == 0
+    assert "Traceback" not in edge.log()
