@@ -175,7 +175,7 @@ def ensure_sets(root: Path, count: int, seed: int, iso_per_type: int, width: int
     marker = main_dir / "complete"
     if not marker.exists():
         print(f"generating {count} scenes into {main_dir} (once) …", file=sys.stderr)
-        generate_set(main_dir, count, seed, width=width, height=height, progress=_gen_progress)
+        generate_set(main_dir, count, seed, width=width, height=height, progress=_gen_progress, workers=2)
         marker.write_text("ok\n")
     main = sorted(main_dir.glob("*.truth.json"))
     iso_dir = root / f"falling-isolation-{width}x{height}-k{iso_per_type}-s{seed}"

@@ -126,6 +126,8 @@ class MotionDetector:
         self._cell_watched = cells > 0
         self._n_watched_cells = max(1, int(self._cell_watched.sum()))
         self._block_kernel = np.ones((g, g), np.uint8)
+        self._cell_kernel = np.ones((3, 3), np.uint8)
+        self._cell_watched_u8 = self._cell_watched.astype(np.uint8)
         self._busy = np.zeros(cells.shape, np.float32)
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
@@ -237,13 +239,13 @@ class MotionDetector:
         # A running mean at first (alpha = 1/n), so trees are masked within a few frames of start-up instead
         # of after the average's time constant; then an exponential average that follows the wind.
         alpha = max(p.busy_alpha, 1.0 / max(1, self._frames_seen - 2))
-        cv2.accumulateWeighted(active.astype(np.float32), self._busy, alpha)
+        cv2.accumulateWeighted(active.view(np.uint8), self._busy, alpha)
         # Rain and snow raise every cell's activity alike; a tree raises its own cells far above the rest.
         # So a cell is busy when it stands out from the scene-wide rate, not merely when it is often active.
-        base = p.busy_scene_factor * float(self._busy[self._cell_watched].mean())
-        self._busy_mask = np.where(self._busy_mask, self._busy > p.busy_off + base, self._busy > p.busy_on + base)
-        self._busy_mask = cv2.dilate(self._busy_mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        self.status.busy_fraction = float(self._busy_mask.sum()) / self._busy_mask.size
+        base = p.busy_scene_factor * cv2.mean(self._busy, self._cell_watched_u8)[0]
+        busy = (self._busy_mask & (self._busy > p.busy_off + base)) | (self._busy > p.busy_on + base)
+        self._busy_mask = cv2.dilate(busy.view(np.uint8), self._cell_kernel).view(bool)
+        self.status.busy_fraction = float(np.count_nonzero(self._busy_mask)) / self._busy_mask.size
 
     def _compensate_shake(self, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Measure the global shift against the previous frame; the two stored frames warped onto the current.

@@ -714,21 +714,64 @@ def generate_set(
     max_floor: int = 35,
     distractors: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> list[Path]:
     """Render ``count`` scenes named ``falling_<seed>_<i>``; returns the truth paths.
 
     Deterministic from ``seed``. About ``no_throw_fraction`` of the scenes have no throw; the others have one
     or two, and every third one aims at the top storeys (up to ``max_floor``). With ``distractors`` None,
     each scene gets a random subset plus two types in rotation, so every type appears across a set of five or
-    more. ``progress(done_frames, total_frames)`` covers the whole set.
+    more. ``progress(done_frames, total_frames)`` covers the whole set. ``workers`` > 1 renders scenes in
+    that many processes (same files).
     """
     out_dir = Path(out_dir)
+    specs = set_specs(count, seed, width=width, height=height, duration_s=duration_s,
+                      no_throw_fraction=no_throw_fraction, max_floor=max_floor, distractors=distractors)
+    per = round(duration_s * 25.0)
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            jobs = [(spec, out_dir, name) for name, spec in specs]
+            truths = []
+            for i, truth in enumerate(pool.imap(_render_job, jobs), 1):
+                truths.append(truth)
+                if progress is not None:
+                    progress(i * per, count * per)
+        return truths
+    truths = []
+    for i, (name, spec) in enumerate(specs):
+
+        def prog(done: int, total: int, i: int = i) -> None:
+            if progress is not None:
+                progress(i * per + done, count * per)
+
+        truths.append(render_scene(spec, out_dir, name, prog)["truth"])
+    return truths
+
+
+def _render_job(job: tuple[FallingSceneSpec, Path, str]) -> Path:
+    spec, out_dir, name = job
+    return render_scene(spec, out_dir, name)["truth"]
+
+
+def set_specs(
+    count: int,
+    seed: int,
+    *,
+    width: int = 1280,
+    height: int = 720,
+    duration_s: float = 10.0,
+    no_throw_fraction: float = 0.25,
+    max_floor: int = 35,
+    distractors: list[str] | None = None,
+) -> list[tuple[str, FallingSceneSpec]]:
+    """The (name, spec) pairs of :func:`generate_set`, in order; deterministic from ``seed``."""
     rng = np.random.default_rng([seed, 99])
     n_none = round(count * no_throw_fraction)
     no_throw = set(rng.permutation(count)[:n_none].tolist())
     fps = 25.0
-    per = round(duration_s * fps)
-    truths = []
+    out = []
     for i in range(count):
         srng = np.random.default_rng([seed, i, 7])
         if distractors is None:
@@ -750,14 +793,8 @@ def generate_set(
             min_floor=max(3, max_floor - 6) if high else 3,
             max_floor=max_floor,
         )
-
-        def prog(done: int, total: int, i: int = i) -> None:
-            if progress is not None:
-                progress(i * per + done, count * per)
-
-        paths = render_scene(spec, out_dir, f"falling_{seed}_{i:03d}", prog)
-        truths.append(paths["truth"])
-    return truths
+        out.append((f"falling_{seed}_{i:03d}", spec))
+    return out
 
 
 def _sample_specs() -> list[tuple[str, FallingSceneSpec]]:
