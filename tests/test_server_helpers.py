@@ -249,3 +249,17 @@ def test_admin_token_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert cfg.admin.token == "from-env-0123456789"
     assert cfg.database_url == f"sqlite:///{(tmp_path / 'db.sqlite').resolve()}"
     assert os.path.isabs(cfg.clip_dir)
+
+
+def test_migrations_build_exactly_the_orm_schema(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from server.db import Base, make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'schema.db'}")
+    migrate(engine)
+    migrate(engine)  # a second start finds nothing to do
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()
