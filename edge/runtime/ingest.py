@@ -114,10 +114,10 @@ class CameraStream:
                 return container
             except (av.error.FFmpegError, OSError, ValueError) as exc:
                 delay = backoff.next()
+                if not self.source.is_rtsp:
+                    delay = max(delay, 1.0)  # a file does not come back in a quarter of a second
                 log.warning("%s: cannot open %s (%s); retrying in %.1f s", self.camera_id,
                             redact(self.source.url), exc, delay)
-                if not self.source.is_rtsp and isinstance(exc, FileNotFoundError | av.error.FileNotFoundError):
-                    delay = max(delay, 1.0)
                 self.stop.wait(delay)
         return None
 
@@ -132,6 +132,7 @@ class CameraStream:
 
     def run(self) -> Iterator[Ingested]:
         first = True
+        empty_passes = Backoff(initial_s=0.25, max_s=self.source.reconnect_max_s)
         while not self.stop.is_set():
             container = self._connect()
             if container is None:
@@ -147,9 +148,15 @@ class CameraStream:
             log.info("%s: connected to %s (%s %dx%d)%s", self.camera_id, redact(self.source.url),
                      stream.codec_context.name, stream.codec_context.width, stream.codec_context.height, again)
             first = False
+            packets_before = self.stats.packets
             ended_cleanly = yield from self._pass(container, stream)
             if self.stop.is_set():
                 return
+            if self.stats.packets == packets_before:
+                # Opens but sends nothing (a camera half up, an empty file): do not spin.
+                self.stop.wait(empty_passes.next())
+            else:
+                empty_passes.reset()
             if not self.source.is_rtsp and ended_cleanly and not self.source.loop:
                 log.info("%s: end of %s", self.camera_id, self.source.url)
                 return
