@@ -28,13 +28,10 @@ lint: venv
 test: system-deps venv lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Until `edgewatch demo` lands (edge runtime, server and web app issues), the demo analyses every committed
-# falling-object sample offline and prints its events (release storey and column included).
+# The whole system on this machine: Mosquitto, the server (SQLite, ./.edgewatch-demo) and edge cameras replaying
+# sample_videos/falling. Prints the web app URL and the admin token; Ctrl-C stops everything.
 demo: venv
-	@for v in sample_videos/falling/*.mp4; do \
-	    echo "== $$v" >&2; \
-	    $(BIN)/edgewatch analyze "$$v" --calibration "$${v%.mp4}.calibration.yaml" --jsonl || exit $$?; \
-	done
+	$(BIN)/edgewatch demo
 
 samples: venv
 	$(BIN)/python sample_videos/generate.py

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "edge.cli",
     "calibration.cli",
     "server.cli",
+    "edgewatch.demo",
 )
 
 log = logging.getLogger("edgewatch")

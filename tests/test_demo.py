@@ -1,0 +1,128 @@
+"""`edgewatch demo` as a user runs it: a real process tree (Mosquitto, server, edge supervisor and workers) that
+shows violations through the API with the printed token, and stops cleanly on Ctrl-C leaving no process behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from services.process import free_port
+
+import edgewatch.broker
+from edgewatch.broker import LocalMosquitto
+from edgewatch.errors import UserError
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, grandchildren, …), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+class DemoProcess:
+    def __init__(self, state: Path, port: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edgewatch", "demo", "--state", str(state), "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, sink), daemon=True).start()
+
+    @staticmethod
+    def _read(stream: object, sink: list[str]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            sink.append(line.rstrip("\n"))
+
+    def printed(self, key: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.out):
+                if m := re.match(rf"\s+{key}:\s+(\S+)", line):
+                    return m.group(1)
+            assert self.proc.poll() is None, f"demo exited {self.proc.returncode}:\n" + "\n".join(self.err)
+            time.sleep(0.2)
+        raise AssertionError(f"no '{key}:' line on stdout in {timeout_s:.0f} s:\n" + "\n".join(self.out + self.err))
+
+
+def test_demo_shows_violations_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    demo = DemoProcess(tmp_path / "state", port)
+    try:
+        token = demo.printed("token", 120)
+        web = demo.printed("web app", 5)
+        assert web.startswith(f"http://127.0.0.1:{port}/")
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 90
+        page: dict = {"total": 0}
+        while page["total"] < 1:
+            assert time.monotonic() < deadline, "no violation within 90 s:\n" + "\n".join(demo.err)
+            assert demo.proc.poll() is None, "demo exited:\n" + "\n".join(demo.err)
+            time.sleep(1)
+            page = httpx.get(f"{base}/api/v1/violations", headers=auth, timeout=5).json()
+        violation = page["items"][0]
+        assert violation["type"] == "falling_object" and violation["camera_id"].startswith("falling_")
+        assert httpx.get(f"{base}/api/v1/violations", timeout=5).status_code == 401  # the token is what opens it
+
+        tree = descendants(demo.proc.pid)
+        assert len(tree) >= 5, f"expected broker, server, edge and its workers below the demo, got {tree}"
+        t0 = time.monotonic()
+        demo.proc.send_signal(signal.SIGINT)
+        code = demo.proc.wait(30)
+        took_s = time.monotonic() - t0
+        print(f"demo stopped in {took_s:.1f} s with status {code}; {len(tree)} processes below it")
+        assert code == 0, "\n".join(demo.err)
+        assert took_s < 15, f"demo took {took_s:.1f} s to stop"
+        time.sleep(0.5)
+        left = {pid for pid in tree if alive(pid)}
+        assert not left, f"processes left behind: {left}"
+        assert any("stopping (SIGINT)" in line for line in demo.err)
+    finally:
+        if demo.proc.poll() is None:
+            for pid in descendants(demo.proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            demo.proc.kill()
+            demo.proc.wait()
+
+
+def test_demo_without_mosquitto_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(edgewatch.broker, "find_mosquitto", lambda: None)
+    with pytest.raises(UserError, match=r"apt-get install mosquitto"):
+        LocalMosquitto(tmp_path)
+
+
+def test_demo_help_describes_it() -> None:
+    r = subprocess.run([sys.executable, "-m", "edgewatch", "demo", "--help"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "--state" in r.stdout and "Ctrl-C" in r.stdout
