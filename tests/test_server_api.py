@@ -77,7 +77,8 @@ ROUTES = [
     ("GET", "/api/v1/violations/1/audit"), ("GET", "/api/v1/events/X"), ("GET", "/api/v1/events/X/clip"),
     ("GET", "/api/v1/events/X/snapshot"), ("GET", "/api/v1/cameras"), ("GET", "/api/v1/alerts"),
     ("GET", "/api/v1/live"), ("GET", "/api/v1/me"), ("GET", "/api/v1/users"), ("POST", "/api/v1/users"),
-    ("POST", "/api/v1/users/1/tokens"),
+    ("POST", "/api/v1/users/1/tokens"), ("POST", "/api/v1/calibrations/fit"), ("POST", "/api/v1/calibrations/preview"),
+    ("GET", "/api/v1/calibrations/caima/cam"), ("POST", "/api/v1/calibrations/caima/cam"),
 ]
 
 
