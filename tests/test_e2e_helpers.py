@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,8 @@ class ServerProcess(LoggedProcess):
         rules = write_rules(workdir / "rules.yaml", cameras)
         config = write_server_config(workdir / "server.yaml", state_dir=workdir, rules=rules, http_host="127.0.0.1",
                                      http_port=self.port, mqtt_host=broker.host, mqtt_port=broker.port,
-                                     admin_token=TOKEN, client_id="e2e-server", **ingest)
+                                     admin_token=TOKEN, client_id=f"e2e-server-{uuid.uuid4().hex[:8]}",
+                                     **ingest)
         super().__init__([sys.executable, "-m", "edgewatch", "server", "--config", str(config)])
 
     def start(self, timeout_s: float = 60.0) -> None:
