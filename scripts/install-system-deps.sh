@@ -11,7 +11,7 @@ PACKAGES=(
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )
 # ---- browser tests (a later issue): add `chromium chromium-driver` here ----
-BROWSER_PACKAGES=()
+BROWSER_PACKAGES=(chromium)       # tests/test_web_*.py: Playwright drives /usr/bin/chromium (never `playwright install`)
 
 PG_HOST=127.0.0.1
 PG_PORT=5432

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from edgewatch import __version__
-from server.api import events, health, live, sites, users, violations
+from server.api import calibrations, events, health, live, sites, users, violations
 from server.api.deps import current_principal
 from server.auth import bootstrap_admin
 from server.clipstore import LocalClipStore
@@ -20,6 +20,7 @@ from server.db import make_engine, make_sessionmaker, migrate
 from server.ingest import Ingest
 from server.mqtt import MqttIngest
 from server.rules import load_rules
+from server.web import router as web
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ def create_app(ctx: ServerContext, run_ingest: bool | None = None) -> FastAPI:
                   description="Violations from edge cameras, their evidence clips, and inspectors' reviews.")
     app.state.ctx = ctx
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
-    for router in (violations.router, events.router, sites.cameras, sites.alerts, live.router, users.router):
+    for router in (violations.router, events.router, sites.cameras, sites.alerts, live.router, users.router,
+                   calibrations.router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(web.router)
     return app
