@@ -366,6 +366,7 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     saved = world.get("/api/v1/calibrations/caima/caima-b3-east", "max")["current"]
     assert saved["version"] == 1 and saved["saved_by"] == "max"
     cal = saved["calibration"]
+    assert cal["building"] == "Caima block 3" and cal["camera_id"] == "caima-b3-east"
     assert len(cal["detection_area"]) == 4 and len(cal["ignore_areas"]) == 1 and len(cal["points"]) == len(points)
     # The fitted camera puts a facade point where the true camera does (within a few pixels).
     probe = np.array([[truth.columns[4].x_min, 0.0, truth.floor_z("10")]])
@@ -380,6 +381,8 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto("/#/cameras/caima/caima-b3-east")
     page.wait_for_selector("#history li:has-text('Version 1')")
+    assert page.get_by_label("Building").input_value() == "Caima block 3"
+    assert page.locator("#points tr").count() == len(points)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     shot(page, "calibration-phone")
 

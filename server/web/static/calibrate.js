@@ -67,7 +67,8 @@ export async function calibrateView(main, site, camera) {
   const tbody = h("tbody", { id: "points" });
   const table = h("table", { class: "points" }, h("caption", { text: "Clicked points (image pixels → facade position)" }),
     h("thead", {}, h("tr", {}, ...["#", "u px", "v px", "x m", "storey", "above floor m", "error px", ""].map((t) => h("th", { scope: "col", text: t })))), tbody);
-  const result = h("p", { id: "fit-result", class: "fit", role: "status", "aria-live": "polite", text: "Add at least 6 points." });
+  const result = h("p", { id: "fit-result", class: "fit", role: "status", "aria-live": "polite",
+    text: st.points.length ? `${st.points.length} saved points: choose the snapshot image to see the grid and refit.` : "Choose a snapshot image, then click at least 6 facade points." });
   const polyInfo = h("p", { id: "poly-info", class: "hint" });
   const saveButton = h("button", { type: "button", class: "primary", id: "save", disabled: true, text: "Save calibration" });
   const history = h("ol", { class: "history", id: "history" });
