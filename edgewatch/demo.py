@@ -97,15 +97,16 @@ def write_rules(path: Path, cameras: list[SampleCamera], site: str = DEMO_SITE,
 
 def write_server_config(path: Path, *, state_dir: Path, rules: Path, http_host: str, http_port: int,
                         mqtt_host: str, mqtt_port: int, admin_token: str, client_id: str = "edgewatch-demo-server",
-                        log_level: str = "info", **ingest: Any) -> Path:
-    """A server.yaml on SQLite (``state_dir/edgewatch.db``) and local clips (``state_dir/clips``)."""
+                        log_level: str = "info", mqtt: dict[str, Any] | None = None, **ingest: Any) -> Path:
+    """A server.yaml on SQLite (``state_dir/edgewatch.db``) and local clips (``state_dir/clips``); ``mqtt`` adds
+    or overrides keys of its mqtt section (username, password, …)."""
     config: dict[str, Any] = {
         "database_url": f"sqlite:///{(state_dir / 'edgewatch.db').resolve()}",
         "clip_dir": str((state_dir / "clips").resolve()),
         "rules": str(rules.resolve()),
         "log_level": log_level,
         "http": {"host": http_host, "port": http_port},
-        "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": client_id},
+        "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": client_id, **(mqtt or {})},
         "admin": {"name": ADMIN_NAME, "token": admin_token},
     }
     if ingest:
@@ -118,12 +119,13 @@ def write_server_config(path: Path, *, state_dir: Path, rules: Path, http_host: 
 def write_edge_config(path: Path, *, cameras: list[SampleCamera], spool_dir: Path, mqtt_host: str, mqtt_port: int,
                       replay: str = "realtime", loop: bool = True, site: str = DEMO_SITE,
                       client_id: str = "edgewatch-demo-edge", ack_timeout_s: float = 30.0, pre_roll_s: float = 3.0,
-                      post_roll_s: float = 3.0) -> Path:
-    """An edge.yaml with one falling camera per sample, each with its calibration."""
+                      post_roll_s: float = 3.0, mqtt: dict[str, Any] | None = None) -> Path:
+    """An edge.yaml with one falling camera per sample, each with its calibration; ``mqtt`` adds or overrides
+    keys of its mqtt section (username, password, tls, …)."""
     config = {
         "site": site,
         "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": client_id, "ack_timeout_s": ack_timeout_s,
-                 "heartbeat_s": 5},
+                 "heartbeat_s": 5, **(mqtt or {})},
         "spool": {"dir": str(spool_dir.resolve())},
         "cameras": [{"camera_id": c.camera_id, "detector": "falling", "source": str(c.video),
                      "calibration": str(c.calibration), "replay": replay, "loop": loop,

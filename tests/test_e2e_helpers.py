@@ -109,15 +109,16 @@ class LoggedProcess:
 class ServerProcess(LoggedProcess):
     """`edgewatch server` on SQLite and a clip folder under ``workdir``; keeps its port over restarts."""
 
-    def __init__(self, workdir: Path, broker: MosquittoBroker, cameras: list[SampleCamera], **ingest: Any) -> None:
+    def __init__(self, workdir: Path, broker: MosquittoBroker, cameras: list[SampleCamera],
+                 mqtt: dict[str, Any] | None = None, site: str = "demo", **ingest: Any) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        rules = write_rules(workdir / "rules.yaml", cameras)
+        rules = write_rules(workdir / "rules.yaml", cameras, site=site)
         config = write_server_config(workdir / "server.yaml", state_dir=workdir, rules=rules, http_host="127.0.0.1",
                                      http_port=self.port, mqtt_host=broker.host, mqtt_port=broker.port,
                                      admin_token=TOKEN, client_id=f"e2e-server-{uuid.uuid4().hex[:8]}",
-                                     **ingest)
+                                     mqtt=mqtt, **ingest)
         super().__init__([sys.executable, "-m", "edgewatch", "server", "--config", str(config)])
 
     def start(self, timeout_s: float = 60.0) -> None:
@@ -131,9 +132,9 @@ class EdgeBox(LoggedProcess):
     def __init__(self, workdir: Path, broker: MosquittoBroker, cameras: list[SampleCamera], **settings: Any) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         config = write_edge_config(workdir / "edge.yaml", cameras=cameras, spool_dir=workdir / "spool",
-                                   mqtt_host=broker.host, mqtt_port=broker.port, client_id="e2e-edge",
-                                   **{"replay": "fast", "loop": False, "pre_roll_s": 2.0, "post_roll_s": 2.0,
-                                      **settings})
+                                   mqtt_host=broker.host, mqtt_port=broker.port,
+                                   **{"client_id": "e2e-edge", "replay": "fast", "loop": False, "pre_roll_s": 2.0,
+                                      "post_roll_s": 2.0, **settings})
         self.cameras = cameras
         super().__init__([sys.executable, "-m", "edgewatch", "-v", "edge", "--config", str(config)])
 
