@@ -324,6 +324,7 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     image.write_bytes(frame_jpeg(SAMPLE.with_suffix(".mp4"), 0))
     sign_in(page, world.tokens["max"])
     page.goto("/#/cameras/caima/caima-b3-east")
+    page.wait_for_selector("#history li")
     page.get_by_label("Building").fill("Caima block 3")
     page.get_by_label("Storeys (floor slab heights, lowest first)").fill(
         "\n".join(f"{f.name}: {f.z}" for f in truth.floors) + f"\nroof: {truth.roof_z}")
@@ -361,6 +362,7 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     page.get_by_role("button", name="Finish ignore area").click()
     assert "4 corners" in page.locator("#poly-info").inner_text()
     shot(page, "calibration-laptop")
+    assert page.get_by_label("Building").input_value() == "Caima block 3"
     page.get_by_role("button", name="Save calibration").click()
     page.wait_for_selector("#history li:has-text('Version 1 — max')")
     saved = world.get("/api/v1/calibrations/caima/caima-b3-east", "max")["current"]
