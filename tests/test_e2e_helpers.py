@@ -209,10 +209,11 @@ class Tally:
 
 
 def tally(api: Api, edges: list[EdgeBox]) -> Tally:
-    events = api.events()
+    violations = api.violations()  # one read, so events and counts come from the same moment
+    events = [e for v in violations for e in v["events"]]
     return Tally(detected=set().union(*(e.detected for e in edges)), spooled=set().union(*(e.spooled for e in edges)),
                  acked=set().union(*(e.acked for e in edges)), stored=[e["event_id"] for e in events],
-                 violation_events=sum(v["event_count"] for v in api.violations()),
+                 violation_events=sum(v["event_count"] for v in violations),
                  clips={e["event_id"]: e["clip_status"] for e in events})
 
 
@@ -227,7 +228,22 @@ def wait(ready: Callable[[], bool], timeout_s: float, what: str, *procs: LoggedP
         time.sleep(0.1)
 
 
-def wait_delivered(edge: EdgeBox, timeout_s: float, *others: LoggedProcess) -> None:
-    """Until every camera's source has ended and every spooled event has been acknowledged by the server."""
-    wait(lambda: edge.sources_ended >= len(edge.cameras) and edge.spooled <= edge.acked, timeout_s,
-         "every source to end and every spooled event to be acked", edge, *others)
+def wait_delivered(edge: EdgeBox, timeout_s: float, *others: LoggedProcess, earlier: tuple[EdgeBox, ...] = (),
+                   quiet_s: float = 2.0) -> None:
+    """Until every camera's source has ended, every event spooled (by ``edge`` and the ``earlier`` runs on the
+    same spool) has been acknowledged, and nothing new was spooled or acked for ``quiet_s`` (an event found at the
+    end of a file is spooled after its source ended)."""
+    runs = (*earlier, edge)
+    last: tuple[frozenset[str], frozenset[str]] | None = None
+    since = time.monotonic()
+
+    def settled() -> bool:
+        nonlocal last, since
+        spooled = frozenset().union(*(r.spooled for r in runs))
+        acked = frozenset().union(*(r.acked for r in runs))
+        if (spooled, acked) != last:
+            last, since = (spooled, acked), time.monotonic()
+        done = edge.sources_ended >= len(edge.cameras) and spooled <= acked
+        return done and time.monotonic() - since >= quiet_s
+
+    wait(settled, timeout_s, "every source to end and every spooled event to be acked", edge, *others)
