@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from services.mosquitto import MosquittoBroker
-from test_e2e_helpers import Api, EdgeBox, ServerProcess, sample_cameras, tally, wait, wait_delivered
+from test_e2e_helpers import Api, EdgeBox, ServerProcess, TcpProxy, sample_cameras, tally, wait, wait_delivered
 
 from edgewatch.demo import SampleCamera
 
@@ -130,3 +130,35 @@ def test_edge_killed_and_restarted(tmp_path: Path, mosquitto_factory: Callable[.
         second.stop()
         first.stop()
         server.stop()
+
+
+def test_network_cut_between_edge_and_broker(tmp_path: Path, mosquitto_factory: Callable[..., MosquittoBroker]) -> None:
+    """The edge reaches the broker through a TCP proxy whose link goes dead (blackholed, not closed) for 12 s,
+    longer than 1.5 keep-alives, so both ends must notice the silence themselves."""
+    broker = mosquitto_factory()
+    proxy = TcpProxy(broker.host, broker.port)
+    cameras = throw_cameras()
+    server = ServerProcess(tmp_path / "server", broker, cameras)
+    edge = EdgeBox(tmp_path / "edge", broker, cameras, ack_timeout_s=ACK_TIMEOUT_S,
+                   mqtt={"port": proxy.port, "keepalive_s": 5})
+    api = Api(server.base)
+    try:
+        server.start()
+        edge.start()
+        wait(lambda: len(edge.spooled) >= 1, 90, "a first event", edge, server)
+        proxy.cut()
+        time.sleep(12)
+        during = len(edge.spooled)
+        proxy.restore()
+        wait_delivered(edge, 120, server)
+        counts = tally(api, [edge])
+        counts.report(f"network cut for 12 s ({during} event(s) spooled by the end of it, "
+                      f"{proxy.connections} TCP connection(s) through the proxy)")
+        counts.assert_nothing_lost_or_doubled()
+        assert len(counts.spooled) >= len(cameras)
+        assert edge.matches(r"lost the MQTT broker"), "the edge never noticed the dead link"
+    finally:
+        api.close()
+        edge.stop()
+        server.stop()
+        proxy.close()

@@ -247,3 +247,74 @@ def wait_delivered(edge: EdgeBox, timeout_s: float, *others: LoggedProcess, earl
         return done and time.monotonic() - since >= quiet_s
 
     wait(settled, timeout_s, "every source to end and every spooled event to be acked", edge, *others)
+
+
+class TcpProxy:
+    """A TCP relay on a free localhost port to ``target``; :meth:`cut` blackholes the link (nothing is read or
+    forwarded either way, connections stay open, as when a router between edge and broker loses power) and
+    :meth:`restore` lets the bytes flow again."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        import socket
+
+        self.target = (target_host, target_port)
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.closed = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.connections = 0
+        self._sockets: list[Any] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self.closed.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self.connections += 1
+            self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: Any, dst: Any) -> None:
+        src.settimeout(0.1)
+        try:
+            while not self.closed.is_set():
+                if not self.flowing.is_set():
+                    time.sleep(0.05)  # not reading: the sender's buffers fill up, as on a dead link
+                    continue
+                try:
+                    data = src.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        self.flowing.clear()
+
+    def restore(self) -> None:
+        self.flowing.set()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.server.close()
+        for s in self._sockets:
+            with contextlib.suppress(OSError):
+                s.close()
