@@ -140,20 +140,9 @@ def _blame(truth: dict[str, Any], t0: float, t1: float) -> str:
 
 
 def _run_naive(video: Path, truth: dict[str, Any], fps: float, res: SceneResult) -> None:
-    import cv2
+    from benchmarks.naive import run_naive
 
-    from benchmarks.naive import NaivePipeline
-
-    cap = cv2.VideoCapture(str(video))
-    pipe = NaivePipeline()
-    i = 0
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        pipe.process(bgr, i / fps)
-        i += 1
-    cap.release()
+    pipe, _ = run_naive(str(video), fps)
     res.naive_events = len(pipe.events)
     matched: set[int] = set()
     for ev in pipe.events:

@@ -69,21 +69,9 @@ def pipeline(video: Path, calibration: Path) -> tuple[int, int]:
 
 
 def naive(video: Path) -> int:
-    import cv2
+    from benchmarks.naive import run_naive
 
-    from benchmarks.naive import NaivePipeline
-
-    cap = cv2.VideoCapture(str(video))
-    pipe = NaivePipeline()
-    n = 0
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        pipe.process(bgr, n / 25.0)
-        n += 1
-    cap.release()
-    return n
+    return run_naive(str(video))[1]
 
 
 def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:

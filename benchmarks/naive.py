@@ -75,3 +75,18 @@ class NaivePipeline:
                     and all(b[2] > a[2] for a, b in pairwise(pts))):
                 best.reported = True
                 self.events.append(NaiveEvent(best.points[0][0], t, list(best.points)))
+
+
+def run_naive(video: str, fps: float = 25.0) -> tuple[NaivePipeline, int]:
+    """The whole naive pipeline over a file, as a first attempt would write it: VideoCapture → process."""
+    cap = cv2.VideoCapture(video)
+    pipe = NaivePipeline()
+    frames = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        pipe.process(bgr, frames / fps)
+        frames += 1
+    cap.release()
+    return pipe, frames

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from edgewatch.configfile import format_validation_error, read_yaml
 from edgewatch.errors import UserError
 
 
@@ -50,32 +50,6 @@ class CameraConfig(BaseModel):
     rules: KitchenRules = Field(default_factory=KitchenRules)
     pre_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds before the event")
     post_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds after the event")
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem, each naming the key path: ``cam.yaml: zones.0.kind: Input should be …``."""
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (misspelt?)"
-        lines.append(f"{source}: {key}: {msg}")
-    return "; ".join(lines)
-
-
-def read_yaml(path: str | Path) -> Any:
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise UserError(f"{p}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"{p}: cannot read: {exc.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{p}: not valid YAML: {exc}") from None
 
 
 def load_camera(path: str | Path) -> CameraConfig:

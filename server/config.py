@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.config import format_validation_error, read_yaml
+from edgewatch.configfile import format_validation_error, read_yaml
 from edgewatch.errors import UserError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"

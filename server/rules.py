@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.config import format_validation_error, read_yaml
+from edgewatch.configfile import format_validation_error, read_yaml
 from edgewatch.errors import UserError
 from server.config import ID_PATTERN
 

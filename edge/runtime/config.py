@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edge.config import CameraConfig, format_validation_error, load_camera, read_yaml
+from edge.config import CameraConfig, load_camera
+from edgewatch.configfile import format_validation_error, read_yaml
 from edgewatch.errors import UserError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
