@@ -356,6 +356,10 @@ class Demo:
         path = self.state / "admin-token"
         if path.is_file() and len(path.read_text().strip()) >= 16:
             return path.read_text().strip()
+        if (self.state / "edgewatch.db").exists():
+            progress(f"warning: {self.state / 'edgewatch.db'} exists but {path} does not: the admin created then "
+                     f"keeps its old token and the new one printed below will be refused; delete {self.state} to "
+                     "start afresh")
         token = secrets.token_urlsafe(24)
         path.write_text(token + "\n")
         path.chmod(0o600)
