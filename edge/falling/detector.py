@@ -31,8 +31,11 @@ class FallingParams:
     validation: ValidationParams = field(default_factory=ValidationParams)
     hold_s: float = 1.2
     """An accepted track waits this long (media time) for a continuation before its event is emitted…"""
-    max_hold_s: float = 4.0
-    """…or, while a continuation is still being tracked, up to this long."""
+    max_hold_s: float = 8.0
+    """…or, while a continuation is still being tracked, up to this long (an object can stay in view for
+    several seconds after a first fragment)."""
+    overlap_s: float = 0.5
+    """A continuation may start this long before the held track ended (a split track)."""
 
 
 def ballistic_path(rel: ReleaseEstimate, until_s: float, dt_s: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
@@ -213,7 +216,7 @@ class FallingDetector:
         """Is an open track, started after ``held`` ended, on its path? Then wait for it to close."""
         assert self._tracker is not None
         verdict = next(v for tr, v in self._pending if tr is held)
-        return any(len(tr) >= 3 and 0 < tr.t[0] - held.t[-1] <= self.params.hold_s
+        return any(len(tr) >= 3 and -self.params.overlap_s < tr.t[0] - held.t[-1] <= self.params.hold_s
                    and self._continues(held, verdict, tr) for tr in self._tracker.active)
 
     def _continues(self, held: Track, verdict: Verdict, track: Track) -> bool:
@@ -250,7 +253,9 @@ class FallingDetector:
         """Merge ``track`` into a held accepted track it continues; True when it did."""
         for i, (held, held_verdict) in enumerate(self._pending):
             gap = track.t[0] - held.t[-1]
-            if not (0 < gap <= self.params.hold_s) or not self._continues(held, held_verdict, track):
+            # A second track may also overlap the first in time (the tracker split the object for a moment).
+            if not (-self.params.overlap_s < gap <= self.params.hold_s) or not self._continues(
+                    held, held_verdict, track):
                 continue
             merged = held.joined(track)
             verdict = self._validate(merged)

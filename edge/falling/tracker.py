@@ -75,10 +75,11 @@ class Track:
         return out
 
     def joined(self, other: Track) -> Track:
-        """A new track with this track's points followed by ``other``'s (which must start later)."""
+        """A new track with this track's points followed by those of ``other`` that come after its last."""
         out = Track(self.track_id)
+        start = next((i for i, t in enumerate(other.t) if t > self.t[-1]), len(other.t))
         for name in ("t", "u", "v", "area", "contrast", "length"):
-            setattr(out, name, getattr(self, name) + getattr(other, name))
+            setattr(out, name, getattr(self, name) + getattr(other, name)[start:])
         return out
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,9 @@ class ValidationParams:
     min_fill_short: float = 0.6
     short_track_points: int = 12
     """A short track must be dense: a few blobs picked out of a second of birds and leaves are not evidence."""
+    accel_test_points: int = 20
+    """With a calibration, tracks shorter than this must also accelerate in the image (little metric evidence:
+    paper drifting at 3 m/s across the view fits a "throw")."""
     """Detections per frame interval over the track's span (gaps from occlusion are fine, sparse chains of
     unrelated blobs are not)."""
     max_rms_px: float = 1.8
@@ -201,7 +204,7 @@ def validate_track(
     if angle > max_angle:
         return Verdict(False, f"moving {angle:.0f}° away from down", 0.0, rms, math.nan)
     accel_ratio = float(accel @ down) * duration / max(speed, 1e-9)
-    if (cal is None or n < params.short_track_points) and accel_ratio < params.min_accel_ratio:
+    if (cal is None or n < params.accel_test_points) and accel_ratio < params.min_accel_ratio:
         # Without a calibration this is the only test of gravity. With one, the metric fit below is the test:
         # perspective can make a real fall decelerate in the image (thrown towards a camera that looks up);
         # but a short track carries little metric evidence, so it must show the acceleration as well.
