@@ -31,6 +31,7 @@ test: system-deps venv lint
 # The whole system on this machine: Mosquitto, the server (SQLite, ./.edgewatch-demo) and edge cameras replaying
 # sample_videos/falling. Prints the web app URL and the admin token; Ctrl-C stops everything.
 demo: venv
+	@command -v mosquitto >/dev/null || bash scripts/install-system-deps.sh
 	$(BIN)/edgewatch demo
 
 samples: venv

@@ -47,12 +47,13 @@ from calibration.model import FacadeCalibration
 
 MIN_TRACK_POINTS = 5
 MIN_TRACK_SPAN_S = 0.12
-N_FLIGHT = 8
+N_FLIGHT = 10
 """Position (3) and velocity (3) at the first detection, time from release to first detection ``T``, ln v_t."""
 N_PARAMS = N_FLIGHT + 4
 """… and the calibration's error in units of its declared 1 σ: rotation about the camera centre (3), focal."""
 _Z, _T, _S = 2, 6, 7
-_EPS = np.array([1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-5, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
+_W = slice(8, 10)  # horizontal wind (x, y), m/s
+_EPS = np.array([1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-5, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
 
 _RK4_STEPS = 10
 _START_TERMINAL_SPEEDS_M_S = np.geomspace(6.0, 150.0, 10)
@@ -80,6 +81,9 @@ class ReleasePrior:
     """Terminal speeds are about log-uniform in this range (light bags below, dense pots above)."""
     terminal_speed_log_soft: float = 0.35
     terminal_speed_log_sigma: float = 2.0
+    wind_sigma_m_s: float = 2.0
+    """Prior on the horizontal wind that drags a falling object sideways: a few m/s at facade height carries a
+    light object metres across the facade during a long fall (a column off if ignored)."""
     """Weak Gaussian on ``ln v_t`` around the range's centre, so that the fit stays well posed."""
     roof_soft_m: float = 0.5
     max_time_back_s: float = 6.0
@@ -247,7 +251,8 @@ class _Problem:
         return self.track_and_release(psi)[1]
 
     def track_and_release(self, psi: FloatArray) -> tuple[FloatArray, FloatArray]:
-        return track_and_release(psi[:, :6], self.drag(psi), self.tau_s, psi[:, _T], _RK4_STEPS, self.gravity)
+        return track_and_release(psi[:, :6], self.drag(psi), self.tau_s, psi[:, _T], _RK4_STEPS, self.gravity,
+                                 wind_m_s=psi[:, _W])
 
     def project(self, pos: FloatArray, cal_err: FloatArray) -> FloatArray:
         """Pixels ``(B, N, 2)`` of positions ``(B, N, 3)`` through a camera off by ``cal_err`` ``(B, 4)`` σ."""
@@ -285,6 +290,8 @@ class _Problem:
                 (np.maximum(lo_s - s, 0.0) + np.maximum(s - hi_s, 0.0)) / p.terminal_speed_log_soft,
                 (s - 0.5 * (lo_s + hi_s)) / p.terminal_speed_log_sigma,
                 (np.maximum(z - self.roof_m, 0.0) + np.maximum(-z, 0.0)) / p.roof_soft_m,
+                psi[:, _W.start] / p.wind_sigma_m_s,
+                psi[:, _W.start + 1] / p.wind_sigma_m_s,
             ],
             axis=1,
         )
@@ -507,7 +514,7 @@ def _start_points(prob: _Problem, g: float, n_starts: int = 6) -> FloatArray | N
     paths = _back_paths(first, s, prob.prior, g)
     logw = _release_prior_log(paths, prob.prior)
     j = np.argmax(np.where(np.isfinite(logw), logw, -1e300), axis=1)
-    cand = np.column_stack([first, j * _BACK_STEP_S, s, np.zeros((len(first), N_PARAMS - N_FLIGHT))])
+    cand = np.column_stack([first, j * _BACK_STEP_S, s, np.zeros((len(first), N_PARAMS - 8))])  # no wind, no cal error
     inf = np.full(len(cand), np.inf)
     r = prob.residuals(cand, -inf, inf)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -554,8 +561,10 @@ def _track_noise_px(tau_s: FloatArray, uv: FloatArray, floor_px: float) -> float
 
 
 def _bounds(n: int, prior: ReleasePrior) -> tuple[FloatArray, FloatArray]:
-    lo = np.array([-np.inf, -40.0, 0.0, -60.0, -60.0, -80.0, 0.0, math.log(2.0), -6.0, -6.0, -6.0, -6.0])
-    hi = np.array([np.inf, 5.0, np.inf, 60.0, 60.0, 30.0, prior.max_time_back_s, math.log(400.0), 6.0, 6.0, 6.0, 6.0])
+    lo = np.array([-np.inf, -40.0, 0.0, -60.0, -60.0, -80.0, 0.0, math.log(2.0), -15.0, -15.0,
+                   -6.0, -6.0, -6.0, -6.0])
+    hi = np.array([np.inf, 5.0, np.inf, 60.0, 60.0, 30.0, prior.max_time_back_s, math.log(400.0), 15.0, 15.0,
+                   6.0, 6.0, 6.0, 6.0])
     return np.tile(lo, (n, 1)), np.tile(hi, (n, 1))
 
 
@@ -763,6 +772,7 @@ def estimate_release(
             "terminal_speed_m_s": round(float(math.exp(psi[_S])), 1),
             "pixel_sigma_px": round(prob.sigma_px, 2),
             "calibration_error_sigma": [round(float(c), 2) for c in psi[N_FLIGHT:]],
+            "wind_m_s": [round(float(c), 2) for c in psi[_W]],
         },
     )
 

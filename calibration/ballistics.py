@@ -91,10 +91,14 @@ def track_and_release(
     back_s: FloatArray,
     n_steps: int,
     gravity_m_s2: float = GRAVITY_M_S2,
+    wind_m_s: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Positions ``(B, N, 3)`` at ``times_s`` ``(N,)`` (``>= 0``) after ``state0``, and the states ``(B, 6)``
     ``back_s`` ``(B,)`` before it — the same as :func:`positions_at_times` and :func:`propagate` with a
-    negative duration, in one batched integration (the cost is per step, hardly per flight)."""
+    negative duration, in one batched integration (the cost is per step, hardly per flight).
+
+    ``wind_m_s`` ``(B, 2)``: horizontal wind; drag acts on the velocity relative to the air,
+    ``dv/dt = −g·ẑ − k·|v − w|·(v − w)``."""
     b = len(state0)
     both = np.concatenate([state0, state0])
     k = np.concatenate([drag_per_m, drag_per_m])
@@ -106,9 +110,13 @@ def track_and_release(
     ps[0], vs[0] = p[:b], v[:b]
     g_vec = np.array([0.0, 0.0, gravity_m_s2])
     kk = k[:, None]
+    air = np.zeros((2 * b, 3))
+    if wind_m_s is not None:
+        air[:, :2] = np.concatenate([wind_m_s, wind_m_s])
 
     def acc(vel: FloatArray) -> FloatArray:
-        return -(kk * np.sqrt((vel * vel).sum(axis=1, keepdims=True))) * vel - g_vec
+        rel = vel - air
+        return -(kk * np.sqrt((rel * rel).sum(axis=1, keepdims=True))) * rel - g_vec
 
     for i in range(1, n_steps + 1):
         a1 = acc(v)
