@@ -35,6 +35,12 @@ class TrackerParams:
     """Points used for the constant-acceleration prediction."""
     gate_min_px: float = 3.5
     max_rms_gate_px: float = 6.0
+    young_gate_step: float = 1.0
+    """Gate growth per pixel of predicted step for 2–3-point tracks (constant-velocity prediction): an object
+    thrown from a low storey is seen near the camera, where its image speed can double within a few frames."""
+    gate_step: float = 0.4
+    gate_per_blob_px: float = 0.5
+    """Gate allowance per pixel of blob size (√area)."""
     confirm_points: int = 4
     max_tracks: int = 300
 
@@ -104,6 +110,8 @@ class Track:
         """Predicted (u, v) at time t and the gate radius in pixels."""
         n = len(self.t)
         dt = t - self.t[-1]
+        # A large blob's centroid wobbles with its shape (tumbling, blur, overlap with where it just was).
+        wobble = params.gate_per_blob_px * float(np.sqrt(self.area[-1]))
         if n == 1:
             return self.u[-1], self.v[-1], params.gate_min_px + params.max_speed_frac_per_s * image_h * dt
         if n <= 3:
@@ -112,7 +120,8 @@ class Track:
             vv = (self.v[-1] - self.v[-2]) / span
             step = float(np.hypot(vu, vv)) * dt
             # Objects just released accelerate hard relative to their speed: allow for it.
-            return self.u[-1] + vu * dt, self.v[-1] + vv * dt, params.gate_min_px + 0.6 * step + 2.0
+            gate = params.gate_min_px + params.young_gate_step * step + 2.0 + wobble
+            return self.u[-1] + vu * dt, self.v[-1] + vv * dt, gate
         coef = self._coef
         powers = np.array([dt * dt, dt, 1.0])[-coef.shape[0]:]
         pred = powers @ coef
@@ -120,7 +129,7 @@ class Track:
         step = float(np.hypot(vel[0], vel[1])) * dt
         # The residual widens the gate only so far: an erratic chain of rain streaks must not grow a gate
         # that swallows every blob nearby (including a real object's).
-        gate = params.gate_min_px + min(3.0 * self._rms, params.max_rms_gate_px) + 0.25 * step
+        gate = params.gate_min_px + min(3.0 * self._rms, params.max_rms_gate_px) + params.gate_step * step + wobble
         return float(pred[0]), float(pred[1]), gate
 
 
