@@ -38,7 +38,7 @@ class TrackerParams:
     young_gate_step: float = 1.0
     """Gate growth per pixel of predicted step for 2–3-point tracks (constant-velocity prediction): an object
     thrown from a low storey is seen near the camera, where its image speed can double within a few frames."""
-    gate_step: float = 0.4
+    gate_step: float = 0.25
     gate_per_blob_px: float = 0.5
     """Gate allowance per pixel of blob size (√area)."""
     confirm_points: int = 4
