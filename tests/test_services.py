@@ -216,10 +216,12 @@ def test_rtsp_server_restarts_at_the_same_url(rtsp_server: RtspServer) -> None:
 
 @pytest.mark.timeout(30)
 def test_postgres_scratch_database_round_trip(postgres_url: str) -> None:
+    # The scratch database is shared by the session (the server's tests create their schema in it too): this
+    # test's table is temporary, so it neither collides with theirs nor outlives the connection.
     with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE violations (event_id text PRIMARY KEY, floor text, confidence real)")
-        cur.execute("INSERT INTO violations VALUES (%s, %s, %s), (%s, %s, %s)", ("e1", "12", 0.93, "e2", "3", 0.5))
-        cur.execute("SELECT event_id, floor FROM violations WHERE confidence > 0.9")
+        cur.execute("CREATE TEMPORARY TABLE round_trip (event_id text PRIMARY KEY, floor text, confidence real)")
+        cur.execute("INSERT INTO round_trip VALUES (%s, %s, %s), (%s, %s, %s)", ("e1", "12", 0.93, "e2", "3", 0.5))
+        cur.execute("SELECT event_id, floor FROM round_trip WHERE confidence > 0.9")
         assert cur.fetchall() == [("e1", "12")]
         cur.execute("SELECT current_database()")
         (name,) = cur.fetchone()
