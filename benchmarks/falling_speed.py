@@ -83,10 +83,12 @@ def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
 
 def peak_rss_mb(video: Path, calibration: Path) -> float:
     """Peak RSS of a fresh interpreter running one camera's pipeline over the clip."""
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across execve, so a child started by this
+    # (large) process would report the parent's peak.
     code = (
-        "import resource,sys; from benchmarks.falling_speed import pipeline; from pathlib import Path; "
+        "from benchmarks.falling_speed import pipeline; from pathlib import Path; "
         f"pipeline(Path({str(video)!r}), Path({str(calibration)!r})); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024.0
