@@ -19,11 +19,11 @@ from edgewatch.errors import UserError
 
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
-    "edgewatch.scenes.cli",
-    "edge.cli",
-    "calibration.cli",
-    "server.cli",
     "edgewatch.demo",
+    "edge.cli",
+    "server.cli",
+    "calibration.cli",
+    "edgewatch.scenes.cli",
 )
 
 log = logging.getLogger("edgewatch")
