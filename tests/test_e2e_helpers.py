@@ -151,7 +151,14 @@ class EdgeBox(LoggedProcess):
 
     @property
     def acked(self) -> set[str]:
-        return self.ids(r": event (\w+) stored by the server")
+        return self.ids(r": event (\w+) stored by the server") | self.finished_deletes
+
+    @property
+    def finished_deletes(self) -> set[str]:
+        """Events whose spool folder a restarted run found without its event file and removed: the spool deletes
+        the event file first, and only after the server's ack, so a run killed mid-delete leaves exactly that
+        (the ack arrived, but the log line saying so was never written)."""
+        return self.ids(r"removing incomplete event folder (\w+)")
 
     @property
     def sources_ended(self) -> int:
