@@ -20,8 +20,16 @@ from edgewatch.progress import Progress
 log = logging.getLogger(__name__)
 
 
-def file_start_time(path: Path) -> datetime:
-    """Wall clock of media time 0: the container's creation_time tag, else the file's modification time."""
+def file_start_time(path: Path, metadata: dict[str, str] | None = None) -> datetime:
+    """Wall clock of media time 0: the container's ``creation_time`` tag (cameras and NVRs write it), else the
+    file's modification time."""
+    tag = (metadata or {}).get("creation_time")
+    if tag:
+        try:
+            parsed = datetime.fromisoformat(tag.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            log.warning("%s: unreadable creation_time %r; using the file's modification time", path, tag)
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
@@ -38,7 +46,7 @@ def iter_events(
     total = int(stream.frames or 0)
     if not total and stream.duration and stream.average_rate and stream.time_base:
         total = int(float(stream.duration * stream.time_base) * float(stream.average_rate))
-    start = file_start_time(video)
+    start = file_start_time(video, dict(container.metadata))
     if camera.detector == "falling":
         cal = None
         path = calibration_path or camera.calibration
