@@ -8,7 +8,16 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from .process import ServiceUnavailableError, free_port, port_open, require_binary, stop_process, tail, wait_until
+from .process import (
+    ServiceUnavailableError,
+    free_port,
+    kill_process,
+    port_open,
+    require_binary,
+    stop_process,
+    tail,
+    wait_until,
+)
 from .tls import CertFiles, TestCA
 
 START_TIMEOUT_S = 10.0
@@ -115,9 +124,7 @@ class MosquittoBroker:
 
     def kill(self) -> None:
         """SIGKILL the broker: a crash or power loss, with no clean disconnect sent to clients."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        kill_process(self._proc)
         self._proc = None
 
     def restart(self) -> MosquittoBroker:

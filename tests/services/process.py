@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+# The demo's port helpers, re-exported for the fixtures: one copy of each.
+from edgewatch.broker import free_port as free_port
+from edgewatch.broker import port_open as port_open
 
 
 class ServiceUnavailableError(RuntimeError):
@@ -25,21 +28,6 @@ def require_binary(name: str, debian_package: str) -> str:
             f"(`make system-deps` runs scripts/install-system-deps.sh, which does)"
         )
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the kernel's pick; another process may still race us to it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 def wait_until(
@@ -75,3 +63,10 @@ def tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def kill_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL ``proc`` (a crash or a power cut: no clean goodbye to clients) and reap it."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()

@@ -6,7 +6,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from .process import ServiceUnavailableError, free_port, port_open, stop_process, tail, wait_until
+from .process import ServiceUnavailableError, free_port, kill_process, port_open, stop_process, tail, wait_until
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 SERVE_SCRIPT = Path(__file__).with_name("rtsp_serve.py")
@@ -123,9 +123,7 @@ class RtspServer:
 
     def kill(self) -> None:
         """SIGKILL the server: a camera losing power."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        kill_process(self._proc)
         self._proc = None
 
     def restart(self) -> RtspServer:
