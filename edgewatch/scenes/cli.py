@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from edgewatch.errors import UserError
@@ -26,6 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed of the set")
     p.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
     p.add_argument("--duration", type=float, help="seconds per scene (default: 10 falling, 20 kitchen)")
+    p.add_argument("--imgsz", type=int, default=640,
+                   help="kitchen-dataset: image width in pixels, 16:9 (default 640)")
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="kitchen-dataset: fraction of scenes held out for validation (default 0.2)")
     p.set_defaults(func=run)
 
 
@@ -41,6 +46,16 @@ def _size(text: str) -> tuple[int, int]:
 
 def _progress(done: int, total: int) -> None:
     print(f"  {done}/{total}", file=sys.stderr, flush=True)
+
+
+def _every(step: int) -> Callable[[int, int], None]:
+    """Progress for many small items: a line every ``step`` items and at the end."""
+
+    def report(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            _progress(done, total)
+
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         from edgewatch.scenes.kitchen import export_yolo_dataset
 
-        paths = [export_yolo_dataset(args.out, args.count, args.seed)]
+        if not 64 <= args.imgsz <= 4096:
+            raise UserError(f"--imgsz must be between 64 and 4096, got {args.imgsz}")
+        if not 0.0 <= args.val_fraction < 1.0:
+            raise UserError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+        paths = [export_yolo_dataset(args.out, args.count, args.seed, imgsz=args.imgsz,
+                                     val_fraction=args.val_fraction, progress=_every(50))]
     print("\n".join(str(p) for p in paths))
     return 0
