@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from edgewatch import __version__
-from server.api import calibrations, events, health, live, sites, users, violations
+from server.api import auth, calibrations, events, health, live, sites, users, violations
 from server.api.deps import current_principal
 from server.auth import bootstrap_admin
 from server.clipstore import LocalClipStore
@@ -25,13 +27,20 @@ from server.web import router as web
 log = logging.getLogger(__name__)
 
 
-def create_context(config: ServerConfig) -> ServerContext:
-    """Open the database (migrated to the newest schema), the clip store and the rules; bootstrap the admin."""
+def open_database(config: ServerConfig) -> tuple[Engine, sessionmaker[Session]]:
+    """The database migrated to the newest schema, with the first admin bootstrapped (server start and the
+    ``edgewatch server user`` commands share this)."""
     engine = make_engine(config.database_url)
     migrate(engine)
     sessions = make_sessionmaker(engine)
     with sessions.begin() as s:
         bootstrap_admin(s, config.admin.name, config.admin.token)
+    return engine, sessions
+
+
+def create_context(config: ServerConfig) -> ServerContext:
+    """Open the database (migrated to the newest schema), the clip store and the rules; bootstrap the admin."""
+    engine, sessions = open_database(config)
     return ServerContext(config=config, rules=load_rules(config.rules), engine=engine, sessions=sessions,
                          store=LocalClipStore(config.clip_dir))
 
@@ -62,9 +71,10 @@ def create_app(ctx: ServerContext, run_ingest: bool | None = None) -> FastAPI:
     app.state.ctx = ctx
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
     for router in (violations.router, events.router, sites.cameras, sites.alerts, live.router, users.router,
-                   calibrations.router):
+                   calibrations.router, auth.router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(auth.public, prefix="/api/v1")  # the one /api/v1 route without a token: signing in
     app.include_router(health.router)
     app.include_router(web.router)
     return app

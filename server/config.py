@@ -68,6 +68,29 @@ class AdminBootstrap(BaseModel):
         description="API token created for that admin at start if no user exists yet (or EDGEWATCH_ADMIN_TOKEN)")
 
 
+class AuthConfig(BaseModel):
+    """Password sign-in: the sessions it makes, the cost of password hashes, and how failures are throttled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30,
+                                 description="how long a sign-in session lasts (one shift); then sign in again")
+    scrypt_log2_n: int = Field(default=15, ge=14, le=20,
+                               description="scrypt cost of new password hashes, N = 2**this (memory 128*8*N bytes); "
+                               "raise it and older hashes are upgraded at each user's next sign-in")
+    window_s: float = Field(default=900.0, ge=10, le=86400,
+                            description="failed sign-ins older than this are forgotten")
+    free_failures_per_user: int = Field(default=5, ge=1, le=100,
+                                        description="failed sign-ins for one user name within window_s before "
+                                        "each further try must wait (a success clears them)")
+    free_failures_per_ip: int = Field(default=20, ge=1, le=10000,
+                                      description="failed sign-ins from one client address within window_s "
+                                      "before each further try must wait")
+    backoff_s: float = Field(default=30.0, gt=0, le=3600,
+                             description="the first wait after the free failures; it doubles with each further "
+                             "failure, up to window_s")
+
+
 class ServerConfig(BaseModel):
     """The whole server.yaml."""
 
@@ -81,6 +104,7 @@ class ServerConfig(BaseModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     admin: AdminBootstrap = Field(default_factory=AdminBootstrap)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

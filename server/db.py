@@ -177,12 +177,21 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     sites: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # server/passwords.py format; None: no password
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
 
 class ApiToken(Base):
-    """An API token, stored only as the sha256 of the random token."""
+    """An API token, stored only as the sha256 of the random token.
+
+    ``kind``: ``api`` (issued by an admin, no expiry unless given) or ``session`` (made by a password sign-in,
+    always with ``expires_at``; revoked by signing out or a new password)."""
 
     __tablename__ = "api_tokens"
 
@@ -191,8 +200,28 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginAttempt(Base):
+    """Every password sign-in attempt (never updated): the audit of sign-ins and what throttling counts.
+
+    ``user_name`` is what was typed (lower-cased), whether or not such a user exists, so that throttling and the
+    answers are the same for unknown names. ``outcome``: ok | bad_credentials | throttled."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_name: Mapped[str] = mapped_column(String(64))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_login_attempts_user", "user_name", "at"),
+                      Index("ix_login_attempts_ip", "client_ip", "at"))
 
 
 class AuditEntry(Base):

@@ -111,6 +111,8 @@ class UserIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     role: Literal["inspector", "manager", "admin"]
     sites: list[Annotated[str, Field(pattern=ID_PATTERN, max_length=128)]] = Field(default_factory=list)
+    password: str | None = Field(default=None, max_length=1024,
+                                 description="optional: lets the user sign in with name and password (8+ characters)")
 
 
 class UserOut(Out):
@@ -118,10 +120,31 @@ class UserOut(Out):
     name: str
     role: str
     sites: list[str]
+    has_password: bool = Field(default=False, description="the user can sign in with a password")
 
 
 class TokenOut(BaseModel):
     token: str = Field(description="shown once; only its sha256 is stored")
+    user: UserOut
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1024, description="8 to 1024 characters, not the user name")
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    token: str = Field(description="a session token: send it as `Authorization: Bearer <token>` until it expires")
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
     user: UserOut
 
 

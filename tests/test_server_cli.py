@@ -59,3 +59,48 @@ def test_server_command_ingests_and_serves(tmp_path: Path, mosquitto) -> None:  
     finally:
         edge.close()
         stop_process(proc)
+
+
+def test_user_commands_set_passwords_that_sign_in(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app, create_context
+    from server.config import load_config
+
+    cfg = tmp_path / "server.yaml"
+    cfg.write_text("database_url: sqlite:///db.sqlite\nadmin: {token: cli-admin-token-0123456789}\n")
+
+    def user(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*COMMAND, "user", *args, "--config", str(cfg)], input=stdin, capture_output=True,
+                              text=True, timeout=120)
+
+    r = user("add", "ina", "--role", "inspector", "--site", "caima", "--password-stdin", stdin="lantern-harbour-7\n")
+    assert r.returncode == 0 and "created inspector 'ina'" in r.stderr and r.stdout == "", r.stderr
+    assert "exists" in user("add", "ina", "--role", "inspector", "--generate").stderr
+    r = user("passwd", "ina", "--password-stdin", stdin="short\n")
+    assert r.returncode == 2 and "at least 8 characters; nothing changed" in r.stderr
+    r = user("passwd", "ina")  # stdin is a pipe, not a terminal: no prompt that would hang a script
+    assert r.returncode == 2 and "--password-stdin" in r.stderr
+    assert "no user 'bob'" in user("passwd", "bob", "--generate").stderr
+    # The bootstrap admin exists before the server ever ran, so the first admin can get a password.
+    r = user("passwd", "admin", "--generate")
+    assert r.returncode == 0, r.stderr
+    admin_password = r.stdout.removeprefix("password: ").strip()
+    listing = user("list").stdout.splitlines()
+    assert listing[1].split() == ["admin", "admin", "yes", "(all)"] and listing[2].split() == [
+        "ina", "inspector", "yes", "caima"]
+    # `edgewatch server --config X user …` (config before the sub-command) works too.
+    r = subprocess.run([*COMMAND, "--config", str(cfg), "user", "list"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ina" in r.stdout
+
+    ctx = create_context(load_config(cfg))
+    with TestClient(create_app(ctx, run_ingest=False)) as client:
+        for name, password in (("ina", "lantern-harbour-7"), ("admin", admin_password)):
+            answer = client.post("/api/v1/auth/login", json={"username": name, "password": password})
+            assert answer.status_code == 200, answer.text
+        token = answer.json()["token"]
+        assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        # A reset from the command line revokes the open session.
+        assert user("passwd", "admin", "--password-stdin", stdin="another-password-1\n").returncode == 0
+        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    ctx.engine.dispose()

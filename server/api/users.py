@@ -1,15 +1,19 @@
-"""/me, and /users for admins: create users and issue their API tokens."""
+"""/me, and /users for admins: create users, set their passwords and issue their API tokens."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
-from server.api.deps import AdminDep, PrincipalDep, SessionDep, not_found
-from server.auth import create_user, issue_token
+from server.api.deps import AdminDep, ContextDep, PrincipalDep, SessionDep, not_found
+from server.auth import create_user, issue_token, set_password
 from server.db import User
-from server.schemas import TokenOut, UserIn, UserOut
+from server.passwords import PasswordPolicy, WeakPasswordError, check_password_rules
+from server.schemas import PasswordIn, TokenOut, UserIn, UserOut
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["users"])
 
 
@@ -30,10 +34,17 @@ def list_users(_: AdminDep,
 @router.post("/users", response_model=TokenOut, status_code=status.HTTP_201_CREATED,
              summary="Create a user and its first token (admins)")
 def add_user(body: UserIn, _: AdminDep,
-             session: SessionDep) -> TokenOut:
+             session: SessionDep, ctx: ContextDep) -> TokenOut:
     if session.scalars(select(User).where(User.name == body.name)).first() is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.name!r} exists")
+    if body.password is not None:
+        try:
+            check_password_rules(body.password, body.name)
+        except WeakPasswordError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     user = create_user(session, body.name, body.role, body.sites)
+    if body.password is not None:
+        set_password(session, user, body.password, PasswordPolicy(log2_n=ctx.config.auth.scrypt_log2_n))
     token = issue_token(session, user, label="created")
     session.commit()
     return TokenOut(token=token, user=UserOut.model_validate(user))
@@ -49,3 +60,19 @@ def add_token(user_id: int, _: AdminDep,
     token = issue_token(session, user, label="issued")
     session.commit()
     return TokenOut(token=token, user=UserOut.model_validate(user))
+
+
+@router.put("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT,
+            summary="Set or reset a user's password; revokes the user's sign-in sessions (admins)",
+            responses={422: {"description": "the password breaks the rules (8+ characters, not the user name)"}})
+def put_password(user_id: int, body: PasswordIn, principal: AdminDep, session: SessionDep,
+                 ctx: ContextDep) -> None:
+    user = session.get(User, user_id)
+    if user is None:
+        raise not_found("user")
+    try:
+        revoked = set_password(session, user, body.password, PasswordPolicy(log2_n=ctx.config.auth.scrypt_log2_n))
+    except WeakPasswordError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    session.commit()
+    log.info("%s set the password of %s (%d session(s) revoked)", principal.name, user.name, revoked)

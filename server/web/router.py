@@ -1,9 +1,10 @@
 """Serves the web app (``/`` and ``/app/*``) and the routes a browser fetches by itself.
 
 A ``<video>`` element makes its own Range requests and an ``<a download>`` its own GET: neither can send an
-``Authorization`` header. Signing in therefore also sets an HttpOnly, SameSite=Strict cookie holding the API
-token, scoped to ``/web``; the routes under ``/web`` accept it or a bearer token, and then apply exactly the same
-site rules as ``/api/v1`` (the handlers of ``server/api/events.py`` are reused, not copied).
+``Authorization`` header. Signing in therefore also sets an HttpOnly, SameSite=Strict cookie holding the token
+(an API token, or the session token ``POST /api/v1/auth/login`` made, and then expiring with it), scoped to
+``/web``; the routes under ``/web`` accept it or a bearer token, and then apply exactly the same site rules as
+``/api/v1`` (the handlers of ``server/api/events.py`` are reused, not copied).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from server.api import events as events_api
 from server.api.deps import ContextDep, SessionDep, not_found
 from server.api.violations import visible_violation
 from server.auth import Principal, authenticate
-from server.db import AuditEntry
+from server.db import AuditEntry, User, utcnow
 from server.ingest import snapshot_key
 from server.schemas import AuditOut, UserOut, ViolationDetail
 from server.web.case_archive import EvidenceFiles, verify_clip, write_case_archive
@@ -81,19 +82,25 @@ BrowserPrincipal = Annotated[Principal, Depends(browser_principal)]
 
 
 class SessionIn(BaseModel):
-    token: str = Field(min_length=1, max_length=512, description="the API token an admin issued")
+    token: str = Field(min_length=1, max_length=512,
+                       description="an API token an admin issued, or the session token of POST /api/v1/auth/login")
 
 
 @router.post("/web/session", response_model=UserOut, tags=["web"],
-             summary="Sign in with an API token: who it is, and a session cookie for media and downloads")
+             summary="Sign in with a token: who it is, and a session cookie for media and downloads")
 def sign_in(body: SessionIn, request: Request, session: SessionDep) -> Response:
     principal = authenticate(session, body.token)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token: ask an admin for a new one")
-    out = UserOut(id=principal.user_id, name=principal.name, role=principal.role, sites=sorted(principal.sites))
-    response = Response(out.model_dump_json(), media_type="application/json")
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token: ask an admin for a new one")
+    response = Response(UserOut.model_validate(user).model_dump_json(), media_type="application/json")
+    # A session token's cookie dies with it; an API token's lasts as long as the browser session.
+    max_age = (max(1, int((principal.expires_at - utcnow()).total_seconds()))
+               if principal.expires_at is not None else None)
     response.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", path=COOKIE_PATH,
-                        secure=request.url.scheme == "https")
+                        secure=request.url.scheme == "https", max_age=max_age)
     return response
 
 
