@@ -76,6 +76,12 @@ class Heartbeat(BaseModel):
 
     state: Literal["online", "offline"]
     t: float | str | None = None
+    stream: str | None = Field(default=None, description="the camera's stream: connecting, up, down or ended")
+
+    @property
+    def camera_state(self) -> Literal["online", "offline"]:
+        """What inspectors see: a worker that is connected but whose camera stream is down is offline too."""
+        return "offline" if self.state == "offline" or self.stream == "down" else "online"
 
 
 def clip_key(site: str, camera: str, event_id: str) -> str:
@@ -356,5 +362,5 @@ class Ingest:
         except ValidationError as exc:
             raise RejectedError(f"bad heartbeat: {exc.errors()[0]['msg']}") from None
         with self.sessions.begin() as s:
-            self._touch_camera(s, site, camera, state=beat.state, heartbeat=beat.model_dump(mode="json"),
+            self._touch_camera(s, site, camera, state=beat.camera_state, heartbeat=beat.model_dump(mode="json"),
                                last_heartbeat_at=utcnow())

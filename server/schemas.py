@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.config import ID_PATTERN
 
@@ -87,10 +87,23 @@ class AuditOut(Out):
 class CameraOut(Out):
     site: str
     camera_id: str
-    state: str | None
+    state: str | None = Field(description="online | offline (the edge worker is offline, or it is running but "
+                                          "its camera's stream is down); null before the first heartbeat")
     heartbeat: dict[str, Any] | None
     last_heartbeat_at: datetime | None
     last_event_at: datetime | None
+    offline_reason: str | None = Field(default=None, description="why the camera is offline, for inspectors")
+
+    @model_validator(mode="after")
+    def _explain_offline(self) -> CameraOut:
+        if self.state == "offline" and self.offline_reason is None:
+            beat = self.heartbeat or {}
+            if beat.get("stream") == "down" and beat.get("state") != "offline":
+                since = beat.get("stream_since")
+                self.offline_reason = "camera stream down" + (f" since {since}" if since else "")
+            else:
+                self.offline_reason = "edge worker offline (stopped, crashed or unreachable)"
+        return self
 
 
 class AlertOut(Out):

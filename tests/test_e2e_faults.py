@@ -16,7 +16,18 @@ from pathlib import Path
 
 import pytest
 from services.mosquitto import MosquittoBroker
-from test_e2e_helpers import Api, EdgeBox, ServerProcess, TcpProxy, sample_cameras, tally, wait, wait_delivered
+from services.rtsp import RtspServer
+from test_e2e_helpers import (
+    Api,
+    EdgeBox,
+    ServerProcess,
+    StatusWatcher,
+    TcpProxy,
+    sample_cameras,
+    tally,
+    wait,
+    wait_delivered,
+)
 
 from edgewatch.demo import SampleCamera
 
@@ -209,3 +220,78 @@ def test_disk_full_under_the_spool(tmp_path: Path, mosquitto_factory: Callable[.
         edge.stop()
         server.stop()
         subprocess.run(["umount", "-l", str(spool)], check=False)
+
+
+def test_camera_dies_and_comes_back(tmp_path: Path, mosquitto_factory: Callable[..., MosquittoBroker],
+                                    rtsp_server_factory: Callable[..., RtspServer]) -> None:
+    """An RTSP camera (the GStreamer fixture, looping a throw sample in real time) loses power mid-stream: its
+    server process is SIGKILLed, so the worker's connection drops and reconnecting fails. The worker keeps running
+    and says the stream is down on its status topic; the server shows the camera offline; events from before
+    stay stored once. Power comes back: the worker reconnects, the camera is online again and new throws are
+    detected and stored."""
+    broker = mosquitto_factory()
+    cameras = sample_cameras("falling_easy_mid_floor")  # 8 s, one throw at 2.5 s: an event per loop of the file
+    cam_id = cameras[0].camera_id
+    camera = rtsp_server_factory(cameras[0].video)
+    server = ServerProcess(tmp_path / "server", broker, cameras)
+    edge = EdgeBox(tmp_path / "edge", broker, cameras, ack_timeout_s=ACK_TIMEOUT_S, mqtt={"heartbeat_s": 2},
+                   camera_settings={cam_id: {"source": camera.url, "reconnect_max_s": 1.0}})
+    api = Api(server.base)
+    status = StatusWatcher(broker)
+
+    def api_state() -> dict[str, object]:
+        return api.cameras().get(cam_id, {})
+
+    try:
+        server.start()
+        edge.start()
+        wait(lambda: len(edge.acked) >= 1 and api_state().get("state") == "online", 60,
+             "a first event stored with the camera online", edge, server)
+        before = set(edge.spooled)
+        camera.kill()
+        died = time.monotonic()
+        wait(lambda: api_state().get("state") == "offline", 15, "the server to show the camera offline", edge,
+             server)
+        offline_after_s = time.monotonic() - died
+        shown = api_state()
+        assert str(shown["offline_reason"]).startswith("camera stream down"), shown
+        said = status.since(died, cam_id)
+        assert said and said[-1]["state"] == "online" and said[-1]["stream"] == "down", said  # worker up, camera not
+        assert said[-1]["reconnects"] >= 0 and said[-1]["stream_since"]
+        time.sleep(4)  # several failed reconnects while the camera is off
+        assert edge.alive and not edge.matches(r"exited unexpectedly"), edge.log()
+        assert len(edge.matches(r"worker \S+ started")) == 1, "the worker was restarted instead of reconnecting"
+        assert edge.matches(r"cannot open rtsp://"), "the worker never tried to reconnect"
+        assert api_state().get("state") == "offline"
+        spooled_while_down = len(edge.spooled)
+        camera.start()  # same URL: the camera rebooted
+        back = time.monotonic()
+        wait(lambda: api_state().get("state") == "online", 20, "the camera to be online again", edge, server)
+        online_after_s = time.monotonic() - back
+        assert status.since(back, cam_id)[-1]["stream"] == "up"
+
+        def new_event_stored() -> bool:
+            new = edge.spooled - before
+            return bool(new) and new <= edge.acked
+
+        wait(new_event_stored, 60, "a throw after the camera's return to be stored", edge, server)
+        wait(lambda: edge.spooled <= edge.acked, 30, "every spooled event to be acked", edge, server)
+        settled = set(edge.spooled)
+        edge.stop()  # the camera keeps looping: a throw in progress is written to the spool for the next run
+        counts = tally(api, [edge])
+        counts.report(f"camera SIGKILLed ({len(before)} event(s) before, {spooled_while_down} by the end of the "
+                      f"outage, offline in the API after {offline_after_s:.1f} s, online {online_after_s:.1f} s "
+                      f"after its return; {len(counts.spooled - settled)} spooled at the stop, for the next run)")
+        stored = set(counts.stored)
+        assert before <= stored, f"events from before the camera died were not stored: {before - stored}"
+        assert settled <= stored, f"spooled but never stored: {settled - stored}"
+        assert len(counts.stored) == len(stored), "an event was stored twice"
+        assert counts.acked <= stored and stored <= counts.detected
+        assert counts.violation_events == len(stored)
+        assert all(state == "stored" for state in counts.clips.values()), counts.clips
+        assert stored - before, "no event stored after the camera came back"
+    finally:
+        status.close()
+        api.close()
+        edge.stop()
+        server.stop()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from services.mosquitto import MosquittoBroker
 from services.process import free_port
 
@@ -129,12 +130,19 @@ class ServerProcess(LoggedProcess):
 class EdgeBox(LoggedProcess):
     """`edgewatch -v edge` on the cameras given; its log tells which events it detected, spooled and got acked."""
 
-    def __init__(self, workdir: Path, broker: MosquittoBroker, cameras: list[SampleCamera], **settings: Any) -> None:
+    def __init__(self, workdir: Path, broker: MosquittoBroker, cameras: list[SampleCamera],
+                 camera_settings: dict[str, dict[str, Any]] | None = None, **settings: Any) -> None:
+        """``camera_settings``: camera id → keys of its edge.yaml entry to set (an rtsp:// ``source``, …)."""
         workdir.mkdir(parents=True, exist_ok=True)
         config = write_edge_config(workdir / "edge.yaml", cameras=cameras, spool_dir=workdir / "spool",
                                    mqtt_host=broker.host, mqtt_port=broker.port,
                                    **{"client_id": "e2e-edge", "replay": "fast", "loop": False, "pre_roll_s": 2.0,
                                       "post_roll_s": 2.0, **settings})
+        if camera_settings:
+            data = yaml.safe_load(config.read_text())
+            for cam in data["cameras"]:
+                cam.update(camera_settings.get(cam["camera_id"], {}))
+            config.write_text(yaml.safe_dump(data, sort_keys=False))
         self.cameras = cameras
         super().__init__([sys.executable, "-m", "edgewatch", "-v", "edge", "--config", str(config)])
 
@@ -178,6 +186,12 @@ class Api:
 
     def events(self) -> list[dict[str, Any]]:
         return [e for v in self.violations() for e in v["events"]]
+
+    def cameras(self) -> dict[str, dict[str, Any]]:
+        """camera id → the camera as ``GET /cameras`` shows it (state, offline_reason, heartbeat, …)."""
+        r = self.client.get("/cameras")
+        r.raise_for_status()
+        return {c["camera_id"]: c for c in r.json()}
 
     def clip(self, event_id: str) -> bytes:
         r = self.client.get(f"/events/{event_id}/clip")
@@ -254,6 +268,39 @@ def wait_delivered(edge: EdgeBox, timeout_s: float, *others: LoggedProcess, earl
         return done and time.monotonic() - since >= quiet_s
 
     wait(settled, timeout_s, "every source to end and every spooled event to be acked", edge, *others)
+
+
+class StatusWatcher:
+    """Every retained ``status`` message the edge publishes (heartbeats, last wills), as the server would get them:
+    a paho MQTT 5 subscriber on the broker."""
+
+    def __init__(self, broker: MosquittoBroker) -> None:
+        import json
+
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[float, str, dict[str, Any]]] = []  # (monotonic time, camera, status)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"e2e-status-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv5)
+        subscribed = threading.Event()
+        self.client.on_connect = lambda c, *_: c.subscribe("edgewatch/v1/+/+/status", qos=1)
+        self.client.on_subscribe = lambda *_: subscribed.set()
+
+        def on_message(_c: Any, _u: Any, msg: Any) -> None:
+            if msg.payload:
+                self.messages.append((time.monotonic(), msg.topic.split("/")[3], json.loads(msg.payload)))
+
+        self.client.on_message = on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert subscribed.wait(10), "could not subscribe to the status topic"
+
+    def since(self, t: float, camera: str) -> list[dict[str, Any]]:
+        return [m for at, cam, m in list(self.messages) if at >= t and cam == camera]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 class TcpProxy:

@@ -193,6 +193,19 @@ def test_cameras_alerts_and_users(world: World) -> None:
     cams = {x["camera_id"]: x for x in c.get("/api/v1/cameras", headers=world.tokens["ina"]).json()}
     assert cams["caima-b3-east"]["state"] == "online" and cams["caima-b3-east"]["heartbeat"]["fps_in"] == 25.0
     assert cams["caima-b3-east"]["last_heartbeat_at"] is not None
+    assert cams["caima-b3-east"]["offline_reason"] is None
+    # The worker is connected but its camera's stream is down: inspectors see the camera offline, and why.
+    world.ingest.handle(topic("caima", "caima-b3-east", "status"), json.dumps(
+        {"state": "online", "t": 2.0, "stream": "down", "stream_since": "2026-11-22T10:00:05.000Z"}).encode())
+    cam = c.get("/api/v1/cameras", headers=world.tokens["ina"]).json()[0]
+    assert cam["state"] == "offline" and cam["offline_reason"] == "camera stream down since 2026-11-22T10:00:05.000Z"
+    world.ingest.handle(topic("caima", "caima-b3-east", "status"), json.dumps({"state": "offline"}).encode())
+    cam = c.get("/api/v1/cameras", headers=world.tokens["ina"]).json()[0]
+    assert cam["state"] == "offline" and cam["offline_reason"].startswith("edge worker offline")
+    world.ingest.handle(topic("caima", "caima-b3-east", "status"), json.dumps(
+        {"state": "online", "t": 3.0, "stream": "up", "fps_in": 25.0}).encode())
+    cam = c.get("/api/v1/cameras", headers=world.tokens["ina"]).json()[0]
+    assert cam["state"] == "online" and cam["offline_reason"] is None
     world.feed(make_event(floor="3", column="B", started_at="2026-11-22T13:00:00.000Z"))  # 2nd case under column B
     world.feed(make_event(floor="5", column="B", started_at="2026-11-22T14:00:00.000Z"))  # 3rd: alert
     alerts = c.get("/api/v1/alerts", headers=world.tokens["ina"]).json()

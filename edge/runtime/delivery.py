@@ -58,6 +58,7 @@ class Delivery:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._status_due = threading.Event()
         self._connection = 0
         self._sent: dict[str, _Sent] = {}
         self._thread = threading.Thread(target=self._run, name=f"delivery-{camera_id}", daemon=True)
@@ -123,6 +124,12 @@ class Delivery:
         self._inbox.put(bundle)
         self._wake.set()
 
+    def report_status_now(self) -> None:
+        """Publish the status heartbeat at the next turn of the delivery thread instead of waiting for the
+        period (the camera's stream went down or came back: inspectors should see it now)."""
+        self._status_due.set()
+        self._wake.set()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """Write what is still in the inbox to the spool, say "offline" and disconnect."""
         self._stop.set()
@@ -157,7 +164,8 @@ class Delivery:
                 self._handle_acks()
                 if self._connected.is_set():
                     self._publish_due(now)
-                    if now >= next_heartbeat:
+                    if now >= next_heartbeat or self._status_due.is_set():
+                        self._status_due.clear()
                         self._heartbeat()
                         next_heartbeat = now + self.config.heartbeat_s
             except Exception:  # the thread must outlive any one bad event; the log says what happened

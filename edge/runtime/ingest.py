@@ -15,10 +15,10 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import av
 
@@ -28,6 +28,8 @@ from edge.runtime.config import SourceConfig
 from edge.runtime.ring import RingPacket, Segment
 
 log = logging.getLogger(__name__)
+
+StreamState = Literal["connecting", "up", "down", "ended"]
 
 
 def redact(url: str) -> str:
@@ -45,6 +47,10 @@ class IngestStats:
     connects: int = 0
     last_t_s: float = 0.0
     started_wall_s: float | None = None
+    stream: StreamState = "connecting"
+    """``connecting`` until the first packet; ``up`` while packets arrive; ``down`` after the stream was lost or
+    the source could not be opened; ``ended`` when a file replayed once is over."""
+    stream_since_wall_s: float | None = None
 
 
 @dataclass
@@ -83,11 +89,13 @@ class CameraStream:
     """Iterate :meth:`run` for packets and frames until ``stop`` is set (or a non-looping file ends)."""
 
     def __init__(self, camera_id: str, source: SourceConfig, stop: threading.Event,
-                 stats: IngestStats | None = None) -> None:
+                 stats: IngestStats | None = None,
+                 on_stream_change: Callable[[StreamState], None] | None = None) -> None:
         self.camera_id = camera_id
         self.source = source
         self.stop = stop
         self.stats = stats or IngestStats()
+        self.on_stream_change = on_stream_change
         self._segment_number = 0
         self._clock_end_s = 0.0
         self._frame_interval_s = 0.04
@@ -113,6 +121,7 @@ class CameraStream:
                     raise ValueError("no video stream")
                 return container
             except (av.error.FFmpegError, OSError, ValueError) as exc:
+                self._set_stream("down")
                 delay = backoff.next()
                 if not self.source.is_rtsp:
                     delay = max(delay, 1.0)  # a file does not come back in a quarter of a second
@@ -152,6 +161,8 @@ class CameraStream:
             ended_cleanly = yield from self._pass(container, stream)
             if self.stop.is_set():
                 return
+            if self.source.is_rtsp:
+                self._set_stream("down")
             if self.stats.packets == packets_before:
                 # Opens but sends nothing (a camera half up, an empty file): do not spin.
                 self.stop.wait(empty_passes.next())
@@ -159,6 +170,7 @@ class CameraStream:
                 empty_passes.reset()
             if not self.source.is_rtsp and ended_cleanly and not self.source.loop:
                 log.info("%s: end of %s", self.camera_id, self.source.url)
+                self._set_stream("ended")
                 return
             if self.source.is_rtsp:
                 log.warning("%s: stream %s ended; reconnecting", self.camera_id, redact(self.source.url))
@@ -199,6 +211,8 @@ class CameraStream:
                 if packet.size == 0:
                     continue  # a flush packet at the end of the file
                 self.stats.packets += 1
+                if self.stats.stream != "up":
+                    self._set_stream("up")
                 frames, seg = self._decode(packet, seg, handle, stream)
                 pts = packet.pts if packet.pts is not None else packet.dts
                 if pts is None and last_pts is not None:
@@ -245,6 +259,21 @@ class CameraStream:
             seg.retired = True  # the caller's ring closes it once its packets have left
             handle.close()
         return clean
+
+    def _set_stream(self, state: StreamState) -> None:
+        """Record the camera's stream state; a change is logged and reported at once (the status heartbeat)."""
+        st = self.stats
+        if state == st.stream:
+            return
+        now = time.time()
+        if state == "down":
+            log.warning("%s: camera stream DOWN (%s); reported offline until it returns", self.camera_id,
+                        redact(self.source.url))
+        elif state == "up" and st.stream == "down" and st.stream_since_wall_s is not None:
+            log.warning("%s: camera stream back after %.1f s down", self.camera_id, now - st.stream_since_wall_s)
+        st.stream, st.stream_since_wall_s = state, now
+        if self.on_stream_change is not None:
+            self.on_stream_change(state)
 
     def _interval_ticks(self, seg: Segment) -> int:
         return max(1, round(self._frame_interval_s / float(seg.time_base)))

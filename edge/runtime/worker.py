@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.events import Clip, Event
+from edge.events import Clip, Event, utc_iso
 from edge.falling.detector import FallingDetector
 from edge.frames import Frame
 from edge.runtime import wire
@@ -56,7 +56,8 @@ class CameraWorker:
         self.camera = cam
         self.stop = stop
         self.stats = IngestStats()
-        self.stream = CameraStream(cam.camera_id, cam.source_config(), stop, self.stats)
+        self.stream = CameraStream(cam.camera_id, cam.source_config(), stop, self.stats,
+                                   on_stream_change=lambda _state: self.delivery.report_status_now())
         self.ring = PacketRing(keep_s=cam.pre_roll_s + cam.post_roll_s + cam.ring_extra_s)
         self.spool = Spool(settings.spool_dir / cam.camera_id, settings.spool_max_bytes)
         self.delivery = Delivery(settings.site, cam.camera_id, settings.mqtt, self.spool, self._status_fields,
@@ -85,9 +86,11 @@ class CameraWorker:
         lag = None
         if st.started_wall_s is not None and (self.stream.source.is_rtsp or self.camera.replay == "realtime"):
             lag = round(max(0.0, (time.time() - st.started_wall_s) - st.last_t_s), 3)
+        since = datetime.fromtimestamp(st.stream_since_wall_s, UTC) if st.stream_since_wall_s is not None else None
         return {"fps_in": round((st.packets - p_prev) / dt, 2), "fps_out": round((st.frames - f_prev) / dt, 2),
                 "decode_lag_s": lag, "dropped_frames": st.dropped_frames + st.corrupt_packets,
-                "reconnects": st.reconnects, "events": self.events}
+                "reconnects": st.reconnects, "events": self.events, "frames": st.frames,
+                "stream": st.stream, "stream_since": utc_iso(since) if since is not None else None}
 
     # --- main loop -----------------------------------------------------------------------------------------------
 
