@@ -63,6 +63,7 @@ class World:
         self.ctx, self.base, self.tmp = ctx, base, tmp
         self.ingest = Ingest(ctx.sessions, ctx.store, ctx.rules, ctx.config.ingest, lambda ack: None)
         self.tokens: dict[str, str] = {"admin": ADMIN_TOKEN}
+        self.passwords: dict[str, str] = {}
         self.clip = (SAMPLE.with_suffix(".mp4")).read_bytes()
         self.snapshot = frame_jpeg(SAMPLE.with_suffix(".mp4"), 70)
         self.truth = json.loads(SAMPLE.with_suffix(".truth.json").read_text())
@@ -89,10 +90,13 @@ class World:
         return ev
 
     def user(self, name: str, role: str, sites: list[str]) -> str:
-        r = httpx.post(f"{self.base}/api/v1/users", json={"name": name, "role": role, "sites": sites},
+        """A user with a password (for the sign-in form) and an API token (for the test's own API calls)."""
+        password = f"{name}-harbour-lantern"
+        r = httpx.post(f"{self.base}/api/v1/users", json={"name": name, "role": role, "sites": sites,
+                                                           "password": password},
                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert r.status_code == 201, r.text
-        self.tokens[name] = r.json()["token"]
+        self.tokens[name], self.passwords[name] = r.json()["token"], password
         return self.tokens[name]
 
     def get(self, path: str, who: str = "admin") -> Any:
@@ -122,6 +126,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.user("ina", "inspector", ["caima"])
     w.user("kit", "inspector", ["shenglihe"])
     w.user("max", "manager", ["caima"])
+    w.passwords["admin"] = "admin-harbour-lantern"
+    r = httpx.put(f"{w.base}/api/v1/users/1/password", json={"password": w.passwords["admin"]},
+                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert r.status_code == 204, r.text
     yield w
     server.should_exit = True
     thread.join(10)
@@ -150,10 +158,12 @@ def page(browser: Any, world: World) -> Iterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def sign_in(page: Any, token: str) -> None:
+def sign_in(page: Any, world: World, name: str) -> None:
+    """Sign in with user name and password, as inspectors do."""
     page.goto("/")
-    page.get_by_label("Access token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password", exact=True).fill(world.passwords[name])
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_selector("#violations li")
 
 
@@ -162,15 +172,83 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+# --- signing in -------------------------------------------------------------------------------------------------
+
+
+def test_password_sign_in_wrong_password_and_sign_out(page: Any, world: World) -> None:
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/")
+    page.wait_for_selector("#password-form")
+    assert page.evaluate("document.activeElement.id") == "username"  # ready to type
+    shot(page, "sign-in-phone")
+    # Keyboard only: the name, Tab, the password, Enter.
+    page.keyboard.type("ina")
+    page.keyboard.press("Tab")
+    page.keyboard.type("not-her-password")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#sign-in-error:has-text('Wrong user name or password.')")
+    assert page.get_by_label("Password", exact=True).input_value() == ""  # cleared for the next try
+    assert page.evaluate("document.activeElement.id") == "password"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "sign-in-error-phone")
+    # An unknown user gets exactly the same message.
+    page.get_by_label("User name").fill("nobody")
+    page.get_by_label("Password", exact=True).fill("not-her-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_function("document.querySelector('#sign-in-error').textContent === 'Wrong user name or password.'")
+
+    page.get_by_label("User name").fill("Ina")  # phones capitalise the first letter
+    page.get_by_label("Show password").check()
+    assert page.get_by_label("Password", exact=True).get_attribute("type") == "text"
+    page.get_by_label("Password", exact=True).fill(world.passwords["ina"])
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#violations li")
+    assert "ina (inspector)" in page.locator("#who").inner_text()
+    session = page.evaluate("sessionStorage.getItem('edgewatch.token')")
+    assert session and session != world.tokens["ina"]  # a fresh session token, not her API token
+    bearer = {"Authorization": f"Bearer {session}"}
+    assert httpx.get(f"{world.base}/api/v1/me", headers=bearer).json()["name"] == "ina"
+    clip_url = f"/web/events/{world.events[0]['event_id']}/clip"
+    assert page.request.get(clip_url, headers={"Range": "bytes=0-9"}).status == 206  # the media cookie works
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_selector("#password-form")
+    assert page.locator("#nav").is_hidden()
+    assert page.evaluate("sessionStorage.getItem('edgewatch.token')") is None
+    # The old session is revoked on the server, for the API and for the media cookie alike.
+    assert httpx.get(f"{world.base}/api/v1/me", headers=bearer).status_code == 401
+    assert httpx.get(f"{world.base}{clip_url}", headers=bearer).status_code == 401
+    assert page.request.get(clip_url).status == 401
+    page.goto("/#/violations")
+    page.wait_for_selector("#password-form")  # no way back in without signing in again
+    assert httpx.get(f"{world.base}/api/v1/me", headers={"Authorization": f"Bearer {world.tokens['ina']}"}) \
+        .status_code == 200  # her API token was not touched
+
+
+def test_api_token_sign_in_is_the_folded_alternative(page: Any, world: World) -> None:
+    page.goto("/")
+    page.wait_for_selector("#password-form")
+    assert page.get_by_label("Access token").is_hidden()
+    page.get_by_text("Sign in with an API token instead").click()
+    page.get_by_label("Access token").fill("wrong-token")
+    page.get_by_role("button", name="Use token").click()
+    page.wait_for_selector("#token-error:has-text('not valid')")
+    page.get_by_label("Access token").fill(world.tokens["kit"])
+    page.get_by_role("button", name="Use token").click()
+    page.wait_for_selector("#violations li")
+    assert "kit (inspector)" in page.locator("#who").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_selector("#password-form")
+    # Signing out of the browser does not revoke an admin-issued API token (scripts use it).
+    assert httpx.get(f"{world.base}/api/v1/me", headers={"Authorization": f"Bearer {world.tokens['kit']}"}) \
+        .status_code == 200
+
+
 # --- inspectors -------------------------------------------------------------------------------------------------
 
 
 def test_sign_in_list_filters_and_live_arrival(page: Any, world: World) -> None:
-    page.goto("/")
-    page.get_by_label("Access token").fill("wrong-token")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector("#sign-in-error:has-text('not valid')")
-    sign_in(page, world.tokens["ina"])
+    sign_in(page, world, "ina")
     assert "ina (inspector)" in page.locator("#who").inner_text()
     rows = page.locator("#violations li")
     assert rows.count() == 4  # caima only: the kitchen violation is another site's
@@ -205,7 +283,7 @@ def test_violation_page_clip_seeks_with_range_and_overlay(page: Any, world: Worl
     vid = world.get(f"/api/v1/events/{ev['event_id']}")["violation_id"]
     clip_statuses: list[int] = []
     page.on("response", lambda r: clip_statuses.append(r.status) if "/clip" in r.url else None)
-    sign_in(page, world.tokens["ina"])
+    sign_in(page, world, "ina")
     page.goto(f"/#/violations/{vid}")
     page.wait_for_selector("video#clip")
     page.wait_for_function("document.querySelector('video#clip').readyState >= 1")
@@ -241,10 +319,67 @@ def test_violation_page_clip_seeks_with_range_and_overlay(page: Any, world: Worl
     shot(page, "violation-phone")
 
 
+def red_pixels_at(page: Any, points: list[tuple[float, float]], radius: int = 4) -> list[int]:
+    """How many strongly red overlay pixels lie around each clip pixel (u, v), mapped to the displayed video."""
+    return list(page.evaluate("""([pts, r]) => {
+        const video = document.querySelector('video#clip'), c = document.querySelector('canvas.overlay');
+        const k = Math.min(video.clientWidth / video.videoWidth, video.clientHeight / video.videoHeight);
+        const dpr = window.devicePixelRatio || 1, g = c.getContext('2d');
+        return pts.map(([u, v]) => {
+            const x = ((video.clientWidth - video.videoWidth * k) / 2 + u * k) * dpr;
+            const y = ((video.clientHeight - video.videoHeight * k) / 2 + v * k) * dpr;
+            const d = g.getImageData(Math.round(x) - r, Math.round(y) - r, 2 * r + 1, 2 * r + 1).data;
+            let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 120 && d[i + 3] > 100) n++;
+            return n; }); }""", [points, radius]))
+
+
+def seek(page: Any, t: float) -> None:
+    page.evaluate(f"document.querySelector('video#clip').currentTime = {t}")
+    page.wait_for_function(f"Math.abs(document.querySelector('video#clip').currentTime - {t}) < 0.05 && "
+                           "!document.querySelector('video#clip').seeking")
+    page.wait_for_function(f"document.querySelector('canvas.overlay').dataset.time === '{t:.3f}'")
+
+
+def test_kitchen_event_boxes_drawn_over_the_clip(page: Any, world: World) -> None:
+    video = REPO / "sample_videos" / "kitchen" / "kitchen-missing-hat.mp4"
+    truth = json.loads(video.with_suffix(".truth.json").read_text())
+    alarm = truth["violations"][0]  # staff member 1 in prep-1 without a chef hat
+    frame = min(truth["frames"], key=lambda f: abs(f["t"] - alarm["alarm_s"]))
+    box = next(o["box"] for o in frame["objects"] if o.get("track_id") == alarm["track_id"])
+    clip, snapshot = video.read_bytes(), frame_jpeg(video, int(alarm["alarm_s"] * truth["fps"]))
+    ev = make_event("shenglihe", "kitchen-07", type="missing_chef_hat", clip=clip, snapshot=snapshot,
+                    zone=alarm["zone"], started_at="2026-11-22T08:00:00.000Z", boxes=[box])
+    ev.update(start=alarm["alarm_s"], end=alarm["alarm_s"] + 3.0,
+              overlay={"clip_start_media_s": 0.0, "image_size": truth["image_size"], "track": [], "boxes": [box],
+                       "zone": alarm["zone"]})
+    world.feed(ev, clip, snapshot)
+    vid = world.get(f"/api/v1/events/{ev['event_id']}")["violation_id"]
+
+    sign_in(page, world, "kit")
+    page.goto(f"/#/violations/{vid}")
+    page.wait_for_selector("video#clip")
+    page.wait_for_function("document.querySelector('video#clip').readyState >= 1")
+    assert page.evaluate("document.querySelector('video#clip').videoWidth") == truth["image_size"][0]
+    x1, y1, x2, y2 = box
+    edges = [(x1, (y1 + y2) / 2), (x2, (y1 + y2) / 2), ((x1 + x2) / 2, y1), ((x1 + x2) / 2, y2)]
+    inside = [((x1 + x2) / 2, (y1 + y2) / 2)]
+    # During the event: the person's box in solid red on all four sides, nothing drawn inside it.
+    seek(page, alarm["alarm_s"] + 1.0)
+    assert page.locator("canvas.overlay").get_attribute("data-boxes") == "event"
+    assert all(n > 3 for n in red_pixels_at(page, edges)), red_pixels_at(page, edges)
+    assert red_pixels_at(page, inside, 8) == [0]
+    assert page.locator("#release-text").count() == 0  # no facade for a kitchen event
+    shot(page, "violation-kitchen-laptop")
+    # Outside the event's span the box is only a faint dashed hint, not red.
+    seek(page, alarm["alarm_s"] + 6.0)
+    assert page.locator("canvas.overlay").get_attribute("data-boxes") == "around"
+    assert red_pixels_at(page, edges) == [0, 0, 0, 0]
+
+
 def test_review_confirm_dismiss_note_assign_and_export(page: Any, world: World) -> None:
     ev = world.events[0]
     vid = world.get(f"/api/v1/events/{ev['event_id']}")["violation_id"]
-    sign_in(page, world.tokens["ina"])
+    sign_in(page, world, "ina")
     page.goto(f"/#/violations/{vid}")
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_function("document.querySelector('#status-badge').textContent === 'confirmed'")
@@ -278,7 +413,7 @@ def test_review_confirm_dismiss_note_assign_and_export(page: Any, world: World) 
         assert hashlib.sha256(archive.read(name)).hexdigest() == digest
 
     page.get_by_role("button", name="Sign out").click()
-    sign_in(page, world.tokens["max"])
+    sign_in(page, world, "max")
     page.goto(f"/#/violations/{vid}")
     page.get_by_label("Assign to (user name)").fill("ina")
     page.get_by_role("button", name="Assign").click()
@@ -286,7 +421,7 @@ def test_review_confirm_dismiss_note_assign_and_export(page: Any, world: World) 
 
 
 def test_authorisation_failures(page: Any, world: World) -> None:
-    sign_in(page, world.tokens["kit"])
+    sign_in(page, world, "kit")
     caima = world.get(f"/api/v1/events/{world.events[0]['event_id']}")["violation_id"]
     page.goto(f"/#/violations/{caima}")
     page.wait_for_selector("main .error")
@@ -322,7 +457,7 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     points, truth = facade_clicks(cal_path)
     image = tmp_path / "facade.jpg"
     image.write_bytes(frame_jpeg(SAMPLE.with_suffix(".mp4"), 0))
-    sign_in(page, world.tokens["max"])
+    sign_in(page, world, "max")
     page.goto("/#/cameras/caima/caima-b3-east")
     page.wait_for_selector("#history li")
     page.get_by_label("Building").fill("Caima block 3")
@@ -352,6 +487,29 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     # The sample lens has barrel distortion (k1 = -0.2) that 10 points do not fit (k1 needs 16): a few pixels.
     assert rms < 5.0, result
     assert int(canvas.get_attribute("data-grid-lines") or 0) == len(truth.floors) + 1 + len(truth.columns) + 1
+    # Drag point 6 (mid-facade) away by 36 px: the fit follows (its error grows); dragged back, it is as before.
+    i = 5
+    row = page.locator(f"#points tr[data-index='{i}']")
+    before = float(row.locator("td").nth(5).inner_text())
+    residual_js = f"Number(document.querySelector(\"#points tr[data-index='{i}'] td:nth-child(7)\").textContent)"
+    canvas.scroll_into_view_if_needed()  # typing into the table scrolled the page since the clicks
+    now = canvas.bounding_box()
+    start = (now["x"] + points[i]["u"] * k, now["y"] + points[i]["v"] * k)
+    moved = (start[0] + 30, start[1] + 20)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*moved, steps=6)
+    page.mouse.up()
+    page.wait_for_function(f"(b) => {residual_js} > b + 10", arg=before, timeout=20_000)
+    assert abs(float(row.locator(".p-u").input_value()) - (points[i]["u"] + 30 / k)) < 1.5
+    assert abs(float(row.locator(".p-v").input_value()) - (points[i]["v"] + 20 / k)) < 1.5
+    shot(page, "calibration-dragged-laptop")
+    page.mouse.move(*moved)
+    page.mouse.down()
+    page.mouse.move(*start, steps=6)
+    page.mouse.up()
+    page.wait_for_function(f"(b) => {residual_js} < b + 1.5", arg=before, timeout=20_000)
+    page.wait_for_function("document.querySelector('#fit-result').textContent.startsWith('Reprojection error')")
     # Detection area (4 corners) and one ignore area (3 corners).
     page.get_by_label("Detection area").check()
     for u, v in ((200, 20), (1100, 20), (1100, 700), (200, 700)):
@@ -397,6 +555,6 @@ def load_calibration_dict(data: dict[str, Any]) -> Any:
 
 def test_phone_list(page: Any, world: World) -> None:
     page.set_viewport_size({"width": 375, "height": 800})
-    sign_in(page, world.tokens["admin"])
+    sign_in(page, world, "admin")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     shot(page, "list-phone")

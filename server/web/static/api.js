@@ -1,4 +1,6 @@
 // The REST API (/api/v1) with the bearer token kept for this browser tab, plus the /web session routes.
+// The token is a session token from a password sign-in (POST /api/v1/auth/login), or an API token an admin issued;
+// either is used the same way: `Authorization: Bearer` to /api/v1, and traded once for the /web media cookie.
 
 const TOKEN_KEY = "edgewatch.token";
 const USER_KEY = "edgewatch.user";
@@ -34,6 +36,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 401) {
+    // Expired, revoked (signed out elsewhere, password reset) or unknown: back to the sign-in form.
     forget();
     location.hash = "#/sign-in";
   }
@@ -52,13 +55,28 @@ export async function signIn(tokenText) {
   return me;
 }
 
+// Password sign-in: a session token that expires (server auth.session_hours), then the same steps as a token.
+export async function logIn(username, password) {
+  const response = await fetch("/api/v1/auth/login", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username, password }),
+  });
+  if (!response.ok) throw await failure(response);
+  const session = await response.json();
+  return signIn(session.token);
+}
+
 export function forget() {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(USER_KEY);
 }
 
+// Revokes a session token on the server (an admin-issued API token stays valid), then drops the media cookie.
 export async function signOut() {
+  const current = token();
   forget();
+  if (current) {
+    await fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${current}` } }).catch(() => {});
+  }
   await fetch("/web/session", { method: "DELETE" });
 }
 

@@ -30,7 +30,10 @@ function evidence(ev) {
   if (ev.clip_status === "stored") video.src = `/web/events/${encodeURIComponent(ev.event_id)}/clip`;
   else wrap.replaceChildren(h("p", { class: "error", text: `No playable clip (clip status: ${ev.clip_status}).` }));
   const track = clipTrack(payload);
-  const boxes = payload.boxes || payload.overlay?.boxes || [];
+  const boxes = payload.overlay?.boxes?.length ? payload.overlay.boxes : payload.boxes || [];
+  // A kitchen event's boxes belong to its time span (start..end, media time): solid red then, faint around it.
+  const clipStart = payload.overlay?.clip_start_media_s ?? Math.max(0, (payload.start ?? 0) - PRE_ROLL_S);
+  const span = Number.isFinite(payload.start) ? [payload.start - clipStart, (payload.end ?? payload.start) - clipStart] : null;
 
   function draw() {
     const vw = video.videoWidth, vh = video.videoHeight;
@@ -68,9 +71,15 @@ function evidence(ev) {
         }
       }
     }
-    g.lineWidth = 3 * px;
-    g.strokeStyle = "rgba(255, 60, 40, 0.95)";
-    for (const [x1, y1, x2, y2] of boxes) g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    if (boxes.length) {
+      const during = !span || (t >= span[0] - 1e-3 && t <= span[1] + 1e-3);
+      g.lineWidth = 3 * px;
+      g.setLineDash(during ? [] : [8 * px, 6 * px]);
+      g.strokeStyle = during ? "rgba(255, 60, 40, 0.95)" : "rgba(255, 220, 0, 0.5)";
+      for (const [x1, y1, x2, y2] of boxes) g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+      g.setLineDash([]);
+      canvas.dataset.boxes = during ? "event" : "around";
+    }
     canvas.dataset.time = t.toFixed(3);
   }
   let frame = 0;
