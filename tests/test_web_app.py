@@ -64,6 +64,7 @@ class World:
         self.ingest = Ingest(ctx.sessions, ctx.store, ctx.rules, ctx.config.ingest, lambda ack: None)
         self.tokens: dict[str, str] = {"admin": ADMIN_TOKEN}
         self.passwords: dict[str, str] = {}
+        self.events: list[dict[str, Any]] = []  # the falling events the fixture seeds
         self.clip = (SAMPLE.with_suffix(".mp4")).read_bytes()
         self.snapshot = frame_jpeg(SAMPLE.with_suffix(".mp4"), 70)
         self.truth = json.loads(SAMPLE.with_suffix(".truth.json").read_text())
