@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from edge.clips import cut_clip
 from edge.config import CameraConfig
@@ -17,7 +17,41 @@ from edge.frames import DecodeStats, decode_frames, open_video
 from edgewatch.errors import UserError
 from edgewatch.progress import Progress
 
+if TYPE_CHECKING:
+    from edge.kitchen.detections import BoxDetector
+    from edge.kitchen.detector import KitchenDetector
+
 log = logging.getLogger(__name__)
+
+KITCHEN_MODEL_CONF = 0.15
+"""Score floor of the kitchen model's boxes: the tracker keeps weak person boxes (ByteTrack's second stage)."""
+
+
+def kitchen_model(camera: CameraConfig) -> BoxDetector | None:
+    """The camera's detection model (``model:``, else the shipped default), on one thread: a kitchen camera is
+    meant to cost a fraction of one core. None when the camera needs no model (model-free bins only)."""
+    if not any(z.kind == "hat_required" or z.reference is None for z in camera.zones):
+        return None
+    from models import OnnxDetector, default_model_path
+
+    path = camera.model or default_model_path()
+    if not Path(path).exists():
+        raise UserError(f"{path}: no such model file; set `model:` in the camera file to an ONNX detector")
+    return OnnxDetector(path, conf=KITCHEN_MODEL_CONF, iou=0.45, threads=1)
+
+
+def kitchen_detector(camera: CameraConfig, start: datetime, model: BoxDetector | None = None) -> KitchenDetector:
+    """A :class:`KitchenDetector` for ``camera`` with ``model`` (default: :func:`kitchen_model`)."""
+    from edge.kitchen.detector import KitchenDetector
+
+    if not camera.zones:
+        raise UserError(f"camera {camera.camera_id}: a kitchen camera needs zones (hat_required and/or bin); "
+                        "see docs/kitchen.md")
+    try:
+        return KitchenDetector(camera.camera_id, camera, model if model is not None else kitchen_model(camera),
+                               stream_start=start)
+    except ValueError as exc:
+        raise UserError(f"camera {camera.camera_id}: {exc}") from None
 
 
 def file_start_time(path: Path, metadata: dict[str, str] | None = None) -> datetime:
@@ -39,8 +73,12 @@ def iter_events(
     calibration_path: Path | None,
     on_progress: Callable[[int, int, int], None] | None = None,
     stats: DecodeStats | None = None,
+    model: BoxDetector | None = None,
 ) -> Iterator[Event]:
-    """Decode ``video`` and yield the detector's events as they complete."""
+    """Decode ``video`` and yield the detector's events as they complete.
+
+    ``model``: the kitchen detector's object detector, instead of the camera's model file (benchmarks).
+    """
     container = open_video(video)
     stream = container.streams.video[0]
     total = int(stream.frames or 0)
@@ -54,9 +92,13 @@ def iter_events(
             from calibration import load_calibration
 
             cal = load_calibration(path)
-        detector = FallingDetector(camera.camera_id, cal, stream_start=start)
+        detector: FallingDetector | KitchenDetector = FallingDetector(camera.camera_id, cal, stream_start=start)
     else:
-        raise UserError("the kitchen detector is not part of this release yet; use --detector falling")
+        try:
+            detector = kitchen_detector(camera, start, model)
+        except BaseException:
+            container.close()
+            raise
     n_events = 0
     frame_index = -1
     try:
@@ -77,8 +119,12 @@ def iter_events(
         container.close()
     if frame_index < 0:
         raise UserError(f"{video}: no frame could be decoded (corrupt or truncated file?)")
-    log.info("%s: %d frames, %d events; rejected tracks: %s; skipped frames: %s", video, frame_index + 1,
-             n_events, dict(detector.rejections), dict(detector.skipped))
+    if isinstance(detector, FallingDetector):
+        log.info("%s: %d frames, %d events; rejected tracks: %s; skipped frames: %s", video, frame_index + 1,
+                 n_events, dict(detector.rejections), dict(detector.skipped))
+    else:
+        log.info("%s: %d frames, %d events; %d samples at %.1f/s, model ran on %d (the rest unchanged)", video,
+                 frame_index + 1, n_events, detector.samples, camera.detect_fps, detector.model_runs)
 
 
 def analyze(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgewatch.configfile import format_validation_error, read_yaml
 from edgewatch.errors import UserError
@@ -17,6 +17,9 @@ class Zone(BaseModel):
     name: str = Field(min_length=1, description="zone name, used in events")
     kind: Literal["hat_required", "bin"] = Field(description="what the zone's rule checks")
     polygon: list[tuple[float, float]] = Field(description="image polygon [[u, v], …], full-resolution pixels")
+    reference: Path | None = Field(
+        default=None, description="bin zones: an image of the camera's full view with this bin closed; when set, "
+        "the bin's open/closed state comes from comparing the zone with it (model-free bin mode)")
 
     @field_validator("polygon")
     @classmethod
@@ -24,6 +27,12 @@ class Zone(BaseModel):
         if len(v) < 3:
             raise ValueError(f"a polygon needs at least 3 points, got {len(v)}")
         return v
+
+    @model_validator(mode="after")
+    def _reference_for_bins(self) -> Zone:
+        if self.reference is not None and self.kind != "bin":
+            raise ValueError("reference is for bin zones only")
+        return self
 
 
 class KitchenRules(BaseModel):
@@ -48,6 +57,10 @@ class CameraConfig(BaseModel):
     model: Path | None = Field(default=None, description="ONNX model (kitchen cameras); default: shipped model")
     zones: list[Zone] = Field(default_factory=list)
     rules: KitchenRules = Field(default_factory=KitchenRules)
+    detect_fps: float = Field(default=3.0, ge=0.2, le=30,
+                              description="kitchen cameras: how often per second (media time) the model looks; "
+                                          "between looks, and while nothing moves in the zones, the last "
+                                          "detections stand")
     pre_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds before the event")
     post_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds after the event")
 
@@ -67,4 +80,7 @@ def load_camera(path: str | Path) -> CameraConfig:
         cam.calibration = base / cam.calibration
     if cam.model is not None and not cam.model.is_absolute():
         cam.model = base / cam.model
+    for zone in cam.zones:
+        if zone.reference is not None and not zone.reference.is_absolute():
+            zone.reference = base / zone.reference
     return cam

@@ -180,9 +180,6 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
             if value is not None and not value.is_absolute():
                 setattr(tls, name, base / value)
     for cam in config.cameras:
-        if cam.detector == "kitchen" and cam.detect:
-            raise UserError(f"{p}: camera {cam.camera_id}: the kitchen detector is not part of this release yet; "
-                            "use detector: falling or detect: false")
         cam.source_config()
     return config
 
@@ -192,6 +189,11 @@ def _with_paths_base(entry: dict[str, Any], base: Path) -> dict[str, Any]:
         value = entry.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             entry[key] = str(base / value)
+    zones = entry.get("zones")
+    if isinstance(zones, list):  # bin zones' reference images, as in a camera file
+        entry["zones"] = [{**z, "reference": str(base / z["reference"])}
+                          if isinstance(z, dict) and isinstance(z.get("reference"), str)
+                          and not Path(z["reference"]).is_absolute() else z for z in zones]
     return _with_source_base(entry, base)
 
 

@@ -1,0 +1,166 @@
+"""The two kitchen rules as state machines over sampled observations. Pure: no pixels, no model.
+
+missing_chef_hat — per (person track, hat-required zone). A *stay* begins when the person's floor point enters
+the zone and ends when it has been outside for more than ``leave_grace_s`` or the track is lost for good (the
+tracker gives up). Within a stay, the *condition* holds while the person's hat state is ``no_hat``; it starts at
+the first such sample and resets when a chef hat is seen again. The alarm is raised at the first sample with
+``t − condition start ≥ T``, at most once per stay, and only while the person is in view (the event needs
+their box). A person leaving and coming back starts a new stay, which can alarm again.
+
+uncovered_bin — per bin zone. The condition holds while the bin is open and nobody uses it (no person's floor
+point in the bin zone); it starts at the first such sample and resets when the bin is closed or used. One alarm
+per condition interval, at the first sample with ``t − condition start ≥ T``.
+
+Times are media seconds; samples arrive in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from edge.kitchen.heads import HatState
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class PersonSample:
+    """One tracked person at one sample."""
+
+    track_id: int
+    box: np.ndarray
+    floor_uv: tuple[float, float]
+    zones: frozenset[str]
+    """Hat-required zones holding the floor point."""
+    hat: HatState | None
+    visible: bool = True
+    """Matched to a detection at this sample (False: predicted through an occlusion)."""
+    hat_confidence: float = 0.0
+    headwear: str | None = None
+    hat_since_s: float | None = None
+    """When the current hat state was first seen (the vote may tip a sample later)."""
+
+
+@dataclass(frozen=True)
+class BinSample:
+    zone: str
+    state: Literal["open", "closed"] | None
+    """None: not seen (occluded) or not yet known."""
+    used: bool
+    box: np.ndarray | None = None
+    confidence: float = 0.0
+    state_since_s: float | None = None
+    """When the current state was first seen."""
+
+
+@dataclass
+class Alarm:
+    type: Literal["missing_chef_hat", "uncovered_bin"]
+    zone: str
+    start_s: float
+    t_s: float
+    box: np.ndarray
+    confidence: float
+    track_id: int | None = None
+    track: list[tuple[float, float, float]] = field(default_factory=list)
+    """(t, u, v) floor points of the person during the stay."""
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class _Stay:
+    entered_s: float
+    last_in_s: float
+    cond_since: float | None = None
+    fired: bool = False
+    points: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+class MissingHatRule:
+    def __init__(self, after_s: float, leave_grace_s: float = 0.75, max_points: int = 400) -> None:
+        self.after_s = after_s
+        self.leave_grace_s = leave_grace_s
+        self.max_points = max_points
+        self._stays: dict[tuple[int, str], _Stay] = {}
+
+    def update(self, t_s: float, people: list[PersonSample]) -> list[Alarm]:
+        """``people``: every track the tracker still holds (visible or not). Tracks absent here are gone."""
+        alarms: list[Alarm] = []
+        alive = {p.track_id for p in people}
+        for key in [k for k in self._stays if k[0] not in alive]:
+            del self._stays[key]
+        for p in people:
+            for zone in p.zones if p.visible else ():
+                stay = self._stays.get((p.track_id, zone))
+                if stay is None:
+                    stay = self._stays[(p.track_id, zone)] = _Stay(t_s, t_s)
+                stay.last_in_s = t_s
+            for (tid, zone), stay in list(self._stays.items()):
+                if tid != p.track_id:
+                    continue
+                if p.visible and zone not in p.zones and t_s - stay.last_in_s > self.leave_grace_s:
+                    del self._stays[(tid, zone)]
+                    continue
+                if not p.visible:
+                    continue  # occluded: the stay and its condition carry on unseen
+                if len(stay.points) < self.max_points:
+                    stay.points.append((t_s, *p.floor_uv))
+                if p.hat == "no_hat":
+                    if stay.cond_since is None:
+                        since = p.hat_since_s if p.hat_since_s is not None else t_s
+                        stay.cond_since = max(since, stay.entered_s)
+                elif p.hat == "hat":
+                    stay.cond_since = None
+                if (stay.cond_since is not None and not stay.fired
+                        and t_s - stay.cond_since >= self.after_s - _EPS):
+                    stay.fired = True
+                    alarms.append(Alarm("missing_chef_hat", zone, stay.cond_since, t_s, p.box.copy(),
+                                        p.hat_confidence, p.track_id,
+                                        [pt for pt in stay.points if pt[0] >= stay.cond_since],
+                                        {"headwear": p.headwear, "stay_entered_s": round(stay.entered_s, 3)}))
+        return alarms
+
+
+@dataclass
+class _BinState:
+    cond_since: float | None = None
+    free_since_s: float | None = None
+    """First sample of the current spell with nobody at the bin."""
+    fired: bool = False
+    box: np.ndarray | None = None
+    scores: list[float] = field(default_factory=list)
+
+
+class UncoveredBinRule:
+    def __init__(self, after_s: float) -> None:
+        self.after_s = after_s
+        self._bins: dict[str, _BinState] = {}
+
+    def update(self, t_s: float, bins: list[BinSample]) -> list[Alarm]:
+        alarms: list[Alarm] = []
+        for b in bins:
+            st = self._bins.setdefault(b.zone, _BinState())
+            if b.box is not None:
+                st.box = b.box.copy()
+            if b.used:
+                st.free_since_s = None
+            elif st.free_since_s is None:
+                st.free_since_s = t_s
+            if b.state == "closed" or b.used:
+                st.cond_since, st.fired, st.scores = None, False, []
+                continue
+            if b.state != "open":
+                continue  # unseen: whatever held goes on
+            if st.cond_since is None:
+                since = b.state_since_s if b.state_since_s is not None else t_s
+                st.cond_since = max(since, st.free_since_s if st.free_since_s is not None else since)
+            st.scores.append(b.confidence)
+            if not st.fired and t_s - st.cond_since >= self.after_s - _EPS:
+                st.fired = True
+                box = st.box if st.box is not None else np.zeros(4)
+                alarms.append(Alarm("uncovered_bin", b.zone, st.cond_since, t_s, box.copy(),
+                                    float(np.mean(st.scores)) if st.scores else 0.0))
+        return alarms

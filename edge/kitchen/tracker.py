@@ -1,0 +1,149 @@
+"""Person tracker in the manner of ByteTrack (Zhang et al., 2022): two-stage IoU association by score.
+
+Per sample:
+
+1. Predict each track's box with its smoothed velocity (box corners, pixels per second).
+2. Match **confident** detections (score ≥ ``high``) to all live tracks by IoU (Hungarian, IoU ≥ ``match_iou``).
+3. Match the **weak** detections (``low`` ≤ score < ``high``) to the tracks left over (IoU ≥ ``weak_iou``): a
+   person half hidden by a counter or another person scores low but should keep their track.
+4. Confident detections still left are matched to tracks still left by the distance of the box centres, in
+   units of the track's box height (≤ ``max_centre_dist``), when the heights agree within ``max_height_ratio``:
+   ByteTrack assumes 25–30 fps, but at 2–5 samples a second a walking person moves most of a body width
+   between samples and the boxes of one person may not overlap enough.
+5. Confident detections left over start new tracks (confirmed after ``confirm_hits`` matches); tracks not
+   matched are kept, predicted forward, for ``max_lost_s`` so a brief occlusion does not change a person's id.
+
+Why not the ``trackers``/``supervision`` package: its ByteTrack pulls matplotlib, pillow, requests and a second
+OpenCV build into the edge install. This one is small, vectorised and measured against the scenes' true
+identities in ``benchmarks/kitchen_rules_bench.py`` (identity switches per person).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from edge.kitchen.detections import Boxes, box_iou
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    high: float = 0.5
+    """Detections at least this confident are matched first and may start tracks."""
+    low: float = 0.15
+    """Weaker detections only extend existing tracks."""
+    match_iou: float = 0.2
+    weak_iou: float = 0.3
+    max_centre_dist: float = 0.6
+    max_height_ratio: float = 1.5
+    confirm_hits: int = 2
+    max_lost_s: float = 2.0
+    velocity_gain: float = 0.5
+    """Weight of a new velocity measurement in the running estimate."""
+    max_predict_s: float = 1.0
+    """Boxes are extrapolated at most this far ahead (a lost person has usually stopped or turned)."""
+
+
+@dataclass
+class PersonTrack:
+    track_id: int
+    box: np.ndarray
+    """Last matched box, xyxy."""
+    score: float
+    t_s: float
+    """Media time of the last match."""
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    hits: int = 1
+    confirmed: bool = False
+    born_s: float = 0.0
+
+    def predict(self, t_s: float, max_s: float) -> np.ndarray:
+        return self.box + self.velocity * min(max(0.0, t_s - self.t_s), max_s)
+
+
+class PersonTracker:
+    """Feed each sample's person boxes in time order with :meth:`update`; read :attr:`tracks`."""
+
+    def __init__(self, params: TrackerParams | None = None) -> None:
+        self.params = params or TrackerParams()
+        self.tracks: list[PersonTrack] = []
+        self._next_id = 1
+
+    def update(self, t_s: float, persons: Boxes) -> list[PersonTrack]:
+        """Associate this sample's boxes; returns the tracks matched now (confirmed or not)."""
+        p = self.params
+        self.tracks = [tr for tr in self.tracks if t_s - tr.t_s <= p.max_lost_s]
+        keep = persons.scores >= p.low
+        boxes, scores = persons.xyxy[keep], persons.scores[keep]
+        strong = scores >= p.high
+        matched: list[PersonTrack] = []
+        pool = list(self.tracks)
+        unmatched_strong = np.zeros(0, np.int64)
+        for sel, min_iou in ((strong, p.match_iou), (~strong, p.weak_iou)):
+            idx = np.nonzero(sel)[0]
+            if not len(idx) or not pool:
+                if sel is strong:
+                    unmatched_strong = idx
+                continue
+            pred = np.array([tr.predict(t_s, p.max_predict_s) for tr in pool])
+            iou = box_iou(pred, boxes[idx])
+            rows, cols = linear_sum_assignment(-iou)
+            used_tracks, used_dets = set(), set()
+            for r, c in zip(rows, cols, strict=True):
+                if iou[r, c] < min_iou:
+                    continue
+                self._match(pool[r], boxes[idx[c]], float(scores[idx[c]]), t_s)
+                matched.append(pool[r])
+                used_tracks.add(r)
+                used_dets.add(c)
+            pool = [tr for i, tr in enumerate(pool) if i not in used_tracks]
+            if sel is strong:
+                unmatched_strong = np.array([i for k, i in enumerate(idx) if k not in used_dets], np.int64)
+        if len(unmatched_strong) and pool:
+            unmatched_strong = self._match_by_distance(t_s, pool, boxes, scores, unmatched_strong, matched)
+        for i in unmatched_strong:
+            tr = PersonTrack(self._next_id, boxes[i].copy(), float(scores[i]), t_s, born_s=t_s,
+                             confirmed=p.confirm_hits <= 1)
+            self._next_id += 1
+            self.tracks.append(tr)
+            matched.append(tr)
+        # An unconfirmed track that missed a sample was most likely a false detection.
+        self.tracks = [tr for tr in self.tracks if tr.confirmed or tr.t_s == t_s]
+        return matched
+
+    def _match_by_distance(self, t_s: float, pool: list[PersonTrack], boxes: np.ndarray, scores: np.ndarray,
+                           idx: np.ndarray, matched: list[PersonTrack]) -> np.ndarray:
+        """Stage 4: centre distance / track height; returns the detections still unmatched."""
+        p = self.params
+        pred = np.array([tr.predict(t_s, p.max_predict_s) for tr in pool])
+        det = boxes[idx]
+        ph = np.maximum(pred[:, 3] - pred[:, 1], 1.0)
+        dh = np.maximum(det[:, 3] - det[:, 1], 1.0)
+        pc = np.column_stack([pred[:, 0] + pred[:, 2], pred[:, 1] + pred[:, 3]]) / 2
+        dc = np.column_stack([det[:, 0] + det[:, 2], det[:, 1] + det[:, 3]]) / 2
+        dist = np.hypot(pc[:, None, 0] - dc[None, :, 0], pc[:, None, 1] - dc[None, :, 1]) / ph[:, None]
+        ratio = np.maximum(ph[:, None] / dh[None, :], dh[None, :] / ph[:, None])
+        ok = (dist <= p.max_centre_dist) & (ratio <= p.max_height_ratio)
+        cost = np.where(ok, dist, 1e6)
+        rows, cols = linear_sum_assignment(cost)
+        used = set()
+        for r, c in zip(rows, cols, strict=True):
+            if ok[r, c]:
+                self._match(pool[r], det[c], float(scores[idx[c]]), t_s)
+                matched.append(pool[r])
+                used.add(c)
+        return np.array([i for k, i in enumerate(idx) if k not in used], np.int64)
+
+    def _match(self, tr: PersonTrack, box: np.ndarray, score: float, t_s: float) -> None:
+        dt = t_s - tr.t_s
+        if dt > 0:
+            g = self.params.velocity_gain
+            tr.velocity = (1 - g) * tr.velocity + g * (box - tr.box) / dt
+        tr.box = box.copy()
+        tr.score = score
+        tr.t_s = t_s
+        tr.hits += 1
+        if tr.hits >= self.params.confirm_hits:
+            tr.confirmed = True
