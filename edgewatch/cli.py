@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "server.cli",
     "calibration.cli",
     "edgewatch.scenes.cli",
+    "models.cli",
 )
 
 log = logging.getLogger("edgewatch")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import yaml
 
 from edgewatch.errors import UserError
 
@@ -88,7 +91,16 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--imgsz must be between 64 and 4096, got {args.imgsz}")
         if not 0.0 <= args.val_fraction < 1.0:
             raise UserError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
-        paths = [export_yolo_dataset(args.out, args.count, args.seed, imgsz=args.imgsz,
-                                     val_fraction=args.val_fraction, progress=_every(50))]
+        data_yaml = export_yolo_dataset(args.out, args.count, args.seed, imgsz=args.imgsz,
+                                        val_fraction=args.val_fraction, progress=_every(50))
+        # Provenance for `edgewatch train`, which copies it into the model's manifest; Ultralytics ignores it.
+        with data_yaml.open("a") as f:
+            f.write(yaml.safe_dump({
+                "description": f"{args.count} synthetic kitchen images (edgewatch.scenes.kitchen), seed {args.seed}",
+                "generated_by": shlex.join(["edgewatch", "generate", "kitchen-dataset", "--out", str(args.out),
+                                            "--count", str(args.count), "--seed", str(args.seed),
+                                            "--imgsz", str(args.imgsz), "--val-fraction", str(args.val_fraction)]),
+            }, sort_keys=False, width=1000))
+        paths = [data_yaml]
     print("\n".join(str(p) for p in paths))
     return 0

@@ -1,0 +1,103 @@
+"""Trained Ultralytics weights to ONNX for the edge, with a manifest; optionally an int8 model beside it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgewatch.errors import UserError
+from models.manifest import Export, Manifest, Training, sha256_file, write_manifest
+from models.training import TRAIN_RECORD
+from models.ultralytics_env import require_ultralytics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LICENCE = ("AGPL-3.0: trained with Ultralytics YOLO, whose licence Ultralytics applies to models "
+                   "trained with it; weights trained from scratch on edgewatch's synthetic kitchen data")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    weights: Path
+    out: Path
+    imgsz: tuple[int, int] = (384, 640)  # (height, width)
+    dynamic_batch: bool = True
+    opset: int | None = None
+    int8: bool = False
+    calibration_data: Path | None = None
+    calibration_images: int = 128
+    licence: str | None = None
+
+
+def int8_path(out: Path) -> Path:
+    """``models/kitchen-default.onnx`` -> ``models/kitchen-default-int8.onnx``."""
+    return out.with_name(out.name.removesuffix(".onnx") + "-int8.onnx")
+
+
+def _training_record(weights: Path, ckpt_args: dict[str, Any]) -> Training:
+    """What ``edgewatch train`` recorded beside the weights, else what the checkpoint remembers."""
+    record_path = weights.resolve().parent.parent / TRAIN_RECORD
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        return Training.model_validate({k: v for k, v in record.items() if k in Training.model_fields})
+    log.warning("%s not found: the manifest's training section comes from the checkpoint alone", record_path)
+    return Training(data=str(ckpt_args.get("data", "unknown")), command="unknown: not trained with edgewatch train",
+                    architecture=str(ckpt_args.get("model", "unknown")), epochs=int(ckpt_args.get("epochs", 0)),
+                    imgsz=int(ckpt_args.get("imgsz", 0)))
+
+
+def export(settings: ExportSettings, command: str) -> list[Path]:
+    """Write the ONNX model (and its int8 twin) with manifests; returns the paths written."""
+    ultralytics = require_ultralytics("edgewatch export")
+    if not settings.weights.is_file():
+        raise UserError(f"weights {settings.weights} not found (training writes RUN/weights/best.pt)")
+    if settings.out.suffix != ".onnx":
+        raise UserError(f"-o {settings.out}: the output must end in .onnx")
+    import onnx
+
+    model = ultralytics.YOLO(str(settings.weights))
+    if model.task != "detect":
+        raise UserError(f"{settings.weights} is a {model.task} model; only detection models can be exported here")
+    names = [str(model.names[i]) for i in range(len(model.names))]
+    h, w = settings.imgsz
+    settings.out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / settings.weights.name  # Ultralytics writes the .onnx beside the weights it loaded
+        shutil.copy2(settings.weights, staged)
+        staged_model = ultralytics.YOLO(str(staged))
+        written = Path(staged_model.export(format="onnx", imgsz=[h, w], dynamic=settings.dynamic_batch,
+                                           simplify=True, opset=settings.opset, batch=1, device="cpu",
+                                           half=False, nms=False))
+        shutil.move(str(written), settings.out)
+    opset = max((o.version for o in onnx.load(str(settings.out), load_external_data=False).opset_import
+                 if o.domain in ("", "ai.onnx")), default=None)
+    ckpt_args = dict(getattr(model, "ckpt", {}).get("train_args", {}) or {})
+    training = _training_record(settings.weights, ckpt_args)
+    licence = settings.licence or DEFAULT_LICENCE
+    paths = [settings.out]
+    paths.append(write_manifest(Manifest(
+        file=settings.out.name, sha256=sha256_file(settings.out), bytes=settings.out.stat().st_size,
+        classes=names, input_size=(w, h), precision="fp32", licence=licence, training=training,
+        export=Export(command=command, opset=opset, dynamic_batch=settings.dynamic_batch)), settings.out))
+
+    if settings.int8:
+        from models.quantize import calibration_images, quantize_int8
+
+        assert settings.calibration_data is not None
+        images = calibration_images(settings.calibration_data, settings.calibration_images)
+        q_out = int8_path(settings.out)
+        log.warning("quantising to int8 with %d calibration images (a few minutes on one core)", len(images))
+        q_settings = quantize_int8(settings.out, q_out, images, (w, h))
+        q_settings["calibration_data"] = str(settings.calibration_data)
+        paths.append(q_out)
+        paths.append(write_manifest(Manifest(
+            file=q_out.name, sha256=sha256_file(q_out), bytes=q_out.stat().st_size, classes=names,
+            input_size=(w, h), precision="int8", licence=licence, training=training,
+            export=Export(command=command, opset=opset, dynamic_batch=settings.dynamic_batch, int8=q_settings)),
+            q_out))
+    return paths
