@@ -221,7 +221,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run the whole system on this machine: MQTT broker, server and edge cameras replaying sample_videos/",
         description="Start a private Mosquitto broker, the server (SQLite and a local clip folder under --state) "
         "with an admin user and token, and an edge box whose cameras replay every falling-object sample with its "
-        "calibration, in a loop at recorded speed. Prints the web app URL and the token on stdout; progress and "
+        "calibration, in a loop at recorded speed. Prints the web app URL, the admin's user name and password "
+        "for the web app, and an API token on stdout; progress and "
         "logs go to stderr, and each part's log to STATE/logs/. Ctrl-C or SIGTERM stops everything. "
         "Needs Mosquitto (`sudo apt-get install mosquitto`).",
     )
@@ -290,6 +291,7 @@ class Demo:
         server_yaml = write_server_config(
             self.state / "server.yaml", state_dir=self.state, rules=rules, http_host=args.host, http_port=http_port,
             mqtt_host="127.0.0.1", mqtt_port=self.broker.port, admin_token=token)
+        password = self._admin_password(server_yaml)
         server = self._start("server", edgewatch_command("server", "--config", str(server_yaml)))
         base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{http_port}"
         progress(f"server starting on {base} (SQLite {self.state / 'edgewatch.db'}, clips {self.state / 'clips'})")
@@ -317,6 +319,7 @@ class Demo:
               f"  web app:     {web}\n"
               f"  API:         {base}/api/v1  (OpenAPI docs at {base}/docs)\n"
               f"  user:        {ADMIN_NAME}\n"
+              f"  password:    {password}\n"
               f"  token:       {token}\n"
               f"  try:         curl -H 'Authorization: Bearer {token}' {base}/api/v1/violations\n"
               "Violations appear within seconds of each throw. Press Ctrl-C to stop.\n", flush=True)
@@ -364,6 +367,24 @@ class Demo:
         path.write_text(token + "\n")
         path.chmod(0o600)
         return token
+
+    def _admin_password(self, server_yaml: Path) -> str:
+        """The demo admin's password for the web app: kept in the state folder like the token, and set with
+        ``edgewatch server user passwd`` (what an operator runs) before the server starts."""
+        from server.passwords import generate_password
+
+        path = self.state / "admin-password"
+        password = path.read_text().strip() if path.is_file() else ""
+        if len(password) < 8:
+            password = generate_password()
+            path.write_text(password + "\n")
+            path.chmod(0o600)
+        result = subprocess.run(
+            edgewatch_command("server", "user", "passwd", ADMIN_NAME, "--password-stdin", "--config", str(server_yaml)),
+            input=password + "\n", capture_output=True, text=True, timeout=120)
+        if result.returncode != 0 and not self.stop_requested.is_set():  # Ctrl-C reaches the child too
+            raise UserError(f"could not set the demo admin's password: {result.stderr.strip()}")
+        return password
 
     def _shutdown(self) -> None:
         if self.stop_requested.is_set():

@@ -1,5 +1,6 @@
 """`edgewatch demo` as a user runs it: a real process tree (Mosquitto, server, edge supervisor and workers) that
-shows violations through the API with the printed token, and stops cleanly on Ctrl-C leaving no process behind."""
+shows violations through the API with the printed token, signs in with the printed user name and password, and
+stops cleanly on Ctrl-C leaving no process behind."""
 
 from __future__ import annotations
 
@@ -93,6 +94,12 @@ def test_demo_shows_violations_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         violation = page["items"][0]
         assert violation["type"] == "falling_object" and violation["camera_id"].startswith("falling_")
         assert httpx.get(f"{base}/api/v1/violations", timeout=5).status_code == 401  # the token is what opens it
+        # The printed credentials sign in to the web app (a session token that opens the same API).
+        user, password = demo.printed("user", 5), demo.printed("password", 5)
+        login = httpx.post(f"{base}/api/v1/auth/login", json={"username": user, "password": password}, timeout=10)
+        assert login.status_code == 200, login.text
+        session = {"Authorization": f"Bearer {login.json()['token']}"}
+        assert httpx.get(f"{base}/api/v1/violations", headers=session, timeout=5).json()["total"] >= 1
 
         tree = descendants(demo.proc.pid)
         assert len(tree) >= 5, f"expected broker, server, edge and its workers below the demo, got {tree}"
