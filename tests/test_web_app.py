@@ -488,7 +488,7 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     # The sample lens has barrel distortion (k1 = -0.2) that 10 points do not fit (k1 needs 16): a few pixels.
     assert rms < 5.0, result
     assert int(canvas.get_attribute("data-grid-lines") or 0) == len(truth.floors) + 1 + len(truth.columns) + 1
-    # Drag point 6 (mid-facade) away by 36 px: the fit follows (its error grows); dragged back, it is as before.
+    # Drag point 6 (mid-facade) 30 x 20 screen px away: the fit follows (its error grows); dragged back, as before.
     i = 5
     row = page.locator(f"#points tr[data-index='{i}']")
     before = float(row.locator("td").nth(5).inner_text())
