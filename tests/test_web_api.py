@@ -253,3 +253,58 @@ def test_password_hashes() -> None:
             check_password_rules(bad)
     with pytest.raises(WeakPasswordError, match="user name"):
         check_password_rules("Inspector", "inspector")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0003_keeps_users_and_tokens_of_an_older_database(backend: str, tmp_path: Path,
+                                                                     request: pytest.FixtureRequest) -> None:
+    """A database made by 0001–0002 (users and API tokens, no passwords) upgrades in place on both backends."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from services.postgres import ScratchDatabase
+    from sqlalchemy import text
+
+    from server.auth import authenticate, hash_token, set_password
+    from server.config import AuthConfig
+    from server.db import MIGRATIONS_DIR, Base, make_engine, make_sessionmaker, migrate
+    from server.signin import SignedIn, sign_in
+
+    scratch = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        request.getfixturevalue("postgres_database")  # fails like the other PostgreSQL tests when there is none
+        scratch = ScratchDatabase().create()  # a database of its own: the shared one is already at head
+        url = scratch.url
+    engine = make_engine(url)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002_camera_calibrations")
+            conn.execute(text("INSERT INTO users (name, role, sites, created_at) "
+                              "VALUES ('ina', 'inspector', '[\"caima\"]', :t)"), {"t": datetime(2026, 11, 1)})
+            conn.execute(text("INSERT INTO api_tokens (user_id, token_sha256, label, created_at) "
+                              "VALUES (1, :h, 'issued', :t)"), {"h": hash_token("old-token-0123456789"),
+                                                                "t": datetime(2026, 11, 1)})
+            conn.commit()
+        migrate(engine)
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        sessions = make_sessionmaker(engine)
+        with sessions() as s:
+            principal = authenticate(s, "old-token-0123456789")
+            assert principal is not None and principal.token_kind == "api" and principal.expires_at is None
+            user = s.get(User, 1)
+            assert user is not None and user.password_hash is None
+            set_password(s, user, "lantern-harbour-7")
+            s.commit()
+            result = sign_in(s, "ina", "lantern-harbour-7", "10.0.0.9", AuthConfig())
+            assert isinstance(result, SignedIn) and authenticate(s, result.token) is not None
+    finally:
+        engine.dispose()
+        if scratch is not None:
+            scratch.drop()
