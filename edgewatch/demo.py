@@ -1,5 +1,6 @@
-"""`edgewatch demo`: the whole system on one machine — a Mosquitto broker, the server on SQLite and a local clip
-folder, and an edge box whose cameras replay the falling-object samples in ``sample_videos/``.
+"""`edgewatch demo`: the whole system on one machine — an MQTT broker (Mosquitto, else an embedded one), the
+server on SQLite and a local clip folder, and an edge box whose cameras replay the falling-object samples in
+``sample_videos/``.
 
 Nothing is re-implemented here: the demo writes an ``edge.yaml``, a ``server.yaml`` and a ``rules.yaml`` into its
 state folder and runs ``edgewatch server`` and ``edgewatch edge`` on them as child processes, exactly as an
@@ -27,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from edgewatch.broker import LocalMosquitto, die_with_parent, free_port, port_open
+from edgewatch.broker import EmbeddedBroker, LocalMosquitto, die_with_parent, free_port, local_broker, port_open
 from edgewatch.errors import UserError
 
 log = logging.getLogger("edgewatch.demo")
@@ -219,12 +220,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="run the whole system on this machine: MQTT broker, server and edge cameras replaying sample_videos/",
-        description="Start a private Mosquitto broker, the server (SQLite and a local clip folder under --state) "
+        description="Start a private MQTT broker (Mosquitto, or the embedded one when Mosquitto is not "
+        "installed), the server (SQLite and a local clip folder under --state) "
         "with an admin user and token, and an edge box whose cameras replay every falling-object sample with its "
         "calibration, in a loop at recorded speed. Prints the web app URL, the admin's user name and password "
         "for the web app, and an API token on stdout; progress and "
         "logs go to stderr, and each part's log to STATE/logs/. Ctrl-C or SIGTERM stops everything. "
-        "Needs Mosquitto (`sudo apt-get install mosquitto`).",
+        "Needs Mosquitto (`sudo apt-get install mosquitto`) or the embedded broker "
+        "(`pip install 'edgewatch[demo]'`).",
     )
     p.add_argument("--state", type=Path, default=Path(".edgewatch-demo"), metavar="DIR",
                    help="folder for the database, clips, spool, configs and logs; kept between runs, delete it to "
@@ -232,6 +235,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address the web app and API listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="web app / API port (default: 8080; 0: any free port)")
     p.add_argument("--mqtt-port", type=int, default=0, help="broker port on 127.0.0.1 (default: any free port)")
+    p.add_argument("--broker", choices=["auto", "mosquitto", "embedded"], default="auto",
+                   help="MQTT broker: Mosquitto when installed, else the embedded one (`pip install "
+                        "'edgewatch[demo]'`); default auto")
     p.add_argument("--samples", type=Path, default=None, metavar="DIR",
                    help="folder of *.mp4 samples, each with a .calibration.yaml (default: sample_videos/falling)")
     p.add_argument("--replay", choices=["realtime", "fast"], default="realtime",
@@ -250,7 +256,7 @@ class Demo:
         self.state: Path = args.state.resolve()
         self.stop_requested = threading.Event()
         self.signal_name = ""
-        self.broker: LocalMosquitto | None = None
+        self.broker: LocalMosquitto | EmbeddedBroker | None = None
         self.children: list[Child] = []
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
@@ -282,8 +288,8 @@ class Demo:
             progress(f"kitchen samples in {kitchen} are not replayed: the kitchen detector is not built yet")
         token = self._admin_token()
 
-        self.broker = LocalMosquitto(self.state, port=args.mqtt_port).start()
-        progress(f"MQTT broker (mosquitto) on 127.0.0.1:{self.broker.port}")
+        self.broker = local_broker(self.state, port=args.mqtt_port, kind=args.broker).start()
+        progress(f"MQTT broker ({self.broker.name}) on 127.0.0.1:{self.broker.port}")
         if self.stop_requested.is_set():
             return 0
 

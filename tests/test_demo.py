@@ -19,7 +19,7 @@ import pytest
 from services.process import free_port
 
 import edgewatch.broker
-from edgewatch.broker import LocalMosquitto
+from edgewatch.broker import EmbeddedBroker, LocalMosquitto, local_broker
 from edgewatch.errors import UserError
 
 
@@ -50,9 +50,9 @@ def alive(pid: int) -> bool:
 
 
 class DemoProcess:
-    def __init__(self, state: Path, port: int) -> None:
+    def __init__(self, state: Path, port: int, *options: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edgewatch", "demo", "--state", str(state), "--port", str(port)],
+            [sys.executable, "-m", "edgewatch", "demo", "--state", str(state), "--port", str(port), *options],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out: list[str] = []
         self.err: list[str] = []
@@ -75,11 +75,15 @@ class DemoProcess:
         raise AssertionError(f"no '{key}:' line on stdout in {timeout_s:.0f} s:\n" + "\n".join(self.out + self.err))
 
 
-def test_demo_shows_violations_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_demo_shows_violations_and_stops_cleanly_on_ctrl_c(tmp_path: Path, broker: str) -> None:
+    """On Mosquitto, and on the embedded broker (iotcore's rumqttd) that the demo falls back to without it."""
     port = free_port()
-    demo = DemoProcess(tmp_path / "state", port)
+    demo = DemoProcess(tmp_path / "state", port, "--broker", broker)
     try:
         token = demo.printed("token", 120)
+        name = "mosquitto" if broker == "mosquitto" else "embedded rumqttd"
+        assert any(f"MQTT broker ({name}" in line for line in demo.err), demo.err
         web = demo.printed("web app", 5)
         assert web.startswith(f"http://127.0.0.1:{port}/")
         base = f"http://127.0.0.1:{port}"
@@ -127,6 +131,15 @@ def test_demo_without_mosquitto_says_how_to_install_it(tmp_path: Path, monkeypat
     monkeypatch.setattr(edgewatch.broker, "find_mosquitto", lambda: None)
     with pytest.raises(UserError, match=r"apt-get install mosquitto"):
         LocalMosquitto(tmp_path)
+
+
+def test_demo_falls_back_to_the_embedded_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(edgewatch.broker, "find_mosquitto", lambda: None)
+    assert isinstance(local_broker(tmp_path), EmbeddedBroker)
+    assert isinstance(local_broker(tmp_path, kind="embedded"), EmbeddedBroker)
+    monkeypatch.setattr(edgewatch.broker, "embedded_broker_available", lambda: False)
+    with pytest.raises(UserError, match=r"apt-get install mosquitto.*pip install 'edgewatch\[demo\]'"):
+        local_broker(tmp_path)
 
 
 def test_demo_help_describes_it() -> None:
