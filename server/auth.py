@@ -105,6 +105,15 @@ def authenticate(session: Session, token: str) -> Principal | None:
                      token_kind=row.kind, expires_at=row.expires_at)
 
 
+def still_valid(session: Session, principal: Principal) -> bool:
+    """Whether the token ``principal`` signed in with still opens the API: long-lived responses (the live feed)
+    re-check it, so signing out, a password reset or the session's expiry also ends them."""
+    if principal.token_id is None:
+        return True
+    row = session.get(ApiToken, principal.token_id)
+    return row is not None and (row.expires_at is None or row.expires_at > utcnow())
+
+
 def revoke_session(session: Session, principal: Principal) -> bool:
     """Delete the session token ``principal`` signed in with; API tokens are left alone (an admin issued them
     for scripts: signing out of a browser must not break those). True when one was revoked."""

@@ -3,6 +3,7 @@ password sign-in: sessions, logout, expiry, throttling, the audit of attempts, a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -308,3 +309,27 @@ def test_migration_0003_keeps_users_and_tokens_of_an_older_database(backend: str
         engine.dispose()
         if scratch is not None:
             scratch.drop()
+
+
+def test_live_feed_ends_when_its_session_is_revoked(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from server.api import live
+
+    monkeypatch.setattr(live, "TOKEN_RECHECK_S", 0.2)
+    make_user(client, "ina", "lantern-harbour-7")
+    auth = {"Authorization": f"Bearer {login(client, 'ina', 'lantern-harbour-7').json()['token']}"}
+    logged_out = threading.Event()
+
+    def sign_out_soon() -> None:
+        time.sleep(0.5)
+        assert client.post("/api/v1/auth/logout", headers=auth).status_code == 204
+        logged_out.set()
+
+    threading.Thread(target=sign_out_soon, daemon=True).start()
+    t0 = time.monotonic()
+    with client.stream("GET", "/api/v1/live", headers=auth) as r:
+        assert r.status_code == 200
+        body = "".join(r.iter_text())  # returns only when the server ends the stream
+    assert logged_out.is_set() and body.startswith("retry:") and time.monotonic() - t0 < 5
+    assert client.get("/api/v1/live", headers=auth).status_code == 401  # the reconnect is refused

@@ -1,12 +1,15 @@
 """/live: new violations as Server-Sent Events.
 
 Polls the shared database rather than an in-process queue, so a client connected to any replica sees the
-violations every replica ingests. Resumes after ``Last-Event-ID`` (the violation id) like any SSE client.
+violations every replica ingests. Resumes after ``Last-Event-ID`` (the violation id) like any SSE client. The
+caller's token is checked again every ``TOKEN_RECHECK_S``: a stream ends once its token is revoked (sign-out, a
+password reset) or expires, and the client's reconnect then gets the 401.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -16,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
 from server.api.deps import ContextDep, PrincipalDep
+from server.auth import still_valid
 from server.db import Violation
 from server.schemas import ViolationOut
 
@@ -23,6 +27,7 @@ router = APIRouter(tags=["live"])
 
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
+TOKEN_RECHECK_S = 10.0
 
 
 @router.get("/live", response_class=StreamingResponse,
@@ -49,10 +54,19 @@ async def live(
         after = int(last_event_id)
     start = after if after is not None else await to_thread.run_sync(newest)
 
+    def token_still_valid() -> bool:
+        with ctx.sessions() as s:
+            return still_valid(s, principal)
+
     async def stream() -> AsyncIterator[str]:
         cursor, sent, idle = start, 0, 0.0
+        checked = time.monotonic()
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
+            if time.monotonic() - checked >= TOKEN_RECHECK_S:
+                if not await to_thread.run_sync(token_still_valid):
+                    return
+                checked = time.monotonic()
             batch = await to_thread.run_sync(fetch, cursor)
             for v in batch:
                 cursor = v.id
