@@ -226,6 +226,8 @@ def test_admin_sets_a_password_which_revokes_sessions(client: TestClient) -> Non
     assert login(client, "ina", "second-password").status_code == 200
     r = client.post("/api/v1/users", json={"name": "bob", "role": "inspector", "password": "bob"}, headers=ADMIN)
     assert r.status_code == 422
+    r = client.post("/api/v1/users", json={"name": "INA", "role": "inspector"}, headers=ADMIN)
+    assert r.status_code == 409 and "ignore case" in r.json()["detail"]
 
 
 def test_raised_scrypt_cost_upgrades_the_hash_at_the_next_sign_in(client: TestClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.api.deps import AdminDep, ContextDep, PrincipalDep, SessionDep, not_found
 from server.auth import create_user, issue_token, set_password
@@ -35,8 +35,9 @@ def list_users(_: AdminDep,
              summary="Create a user and its first token (admins)")
 def add_user(body: UserIn, _: AdminDep,
              session: SessionDep, ctx: ContextDep) -> TokenOut:
-    if session.scalars(select(User).where(User.name == body.name)).first() is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.name!r} exists")
+    # Sign-in matches names ignoring case, so "Ina" beside "ina" would make both ambiguous.
+    if session.scalars(select(User).where(func.lower(User.name) == body.name.strip().lower())).first() is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.name!r} exists (names ignore case)")
     if body.password is not None:
         try:
             check_password_rules(body.password, body.name)
