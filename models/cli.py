@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -56,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="batch of 1 baked in (default: dynamic batch, so several frames run in one call)")
     e.add_argument("--opset", type=int, help="ONNX opset (default: Ultralytics' choice for the installed onnx)")
     e.add_argument("--int8", action="store_true", help="also write an int8 model (static QDQ quantisation)")
+    e.add_argument("--int8-out", type=Path, help="where the int8 model goes (default OUT-int8.onnx)")
     e.add_argument("--calibration-data", type=Path, help="data YAML whose images calibrate the int8 model")
     e.add_argument("--calibration-images", type=int, default=128, help="images used to calibrate (default 128)")
     e.add_argument("--licence", default=None, help="licence of the weights, recorded in the manifest")
@@ -91,7 +93,8 @@ def run_train(args: argparse.Namespace) -> int:
                              close_mosaic=args.close_mosaic, threads=args.threads, nbs=args.nbs,
                              warmup_epochs=args.warmup_epochs, val_each_epoch=not args.final_val_only,
                              fraction=args.fraction)
-    best = train(settings, command=_command())
+    with contextlib.redirect_stdout(sys.stderr):  # Ultralytics' progress bars write to sys.stdout
+        best = train(settings, command=_command())
     print(best)
     return 0
 
@@ -101,10 +104,14 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.int8 and args.calibration_data is None:
         raise UserError("--int8 needs --calibration-data DATA.yaml: images to calibrate the quantisation with")
+    if args.int8_out is not None and not args.int8:
+        raise UserError("--int8-out is for --int8 exports")
     settings = ExportSettings(weights=args.weights, out=args.out, imgsz=_imgsz(args.imgsz),
                               dynamic_batch=not args.fixed_batch, opset=args.opset, int8=args.int8,
                               calibration_data=args.calibration_data, calibration_images=args.calibration_images,
-                              licence=args.licence)
-    for path in export(settings, command=_command()):
+                              int8_out=args.int8_out, licence=args.licence)
+    with contextlib.redirect_stdout(sys.stderr):
+        paths = export(settings, command=_command())
+    for path in paths:
         print(path)
     return 0

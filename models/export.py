@@ -31,6 +31,7 @@ class ExportSettings:
     int8: bool = False
     calibration_data: Path | None = None
     calibration_images: int = 128
+    int8_out: Path | None = None  # default: OUT-int8.onnx
     licence: str | None = None
 
 
@@ -90,7 +91,10 @@ def export(settings: ExportSettings, command: str) -> list[Path]:
 
         assert settings.calibration_data is not None
         images = calibration_images(settings.calibration_data, settings.calibration_images)
-        q_out = int8_path(settings.out)
+        q_out = settings.int8_out or int8_path(settings.out)
+        if q_out.suffix != ".onnx":
+            raise UserError(f"--int8-out {q_out}: the output must end in .onnx")
+        q_out.parent.mkdir(parents=True, exist_ok=True)
         log.warning("quantising to int8 with %d calibration images (a few minutes on one core)", len(images))
         q_settings = quantize_int8(settings.out, q_out, images, (w, h))
         q_settings["calibration_data"] = str(settings.calibration_data)

@@ -32,8 +32,8 @@ class Letterbox:
         out[:, [0, 2]] = (boxes[:, [0, 2]] - self.left) / self.scale
         out[:, [1, 3]] = (boxes[:, [1, 3]] - self.top) / self.scale
         w, h = self.image_size
-        np.clip(out[:, [0, 2]], 0, w, out=out[:, [0, 2]])
-        np.clip(out[:, [1, 3]], 0, h, out=out[:, [1, 3]])
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
         return out
 
 

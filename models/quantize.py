@@ -95,7 +95,7 @@ def quantize_int8(fp32: Path, out: Path, images: list[Path], input_size: tuple[i
     input_name = source.graph.input[0].name
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=False)
+        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
         excluded = head_decode_nodes(prepared) if keep_head_float else []
         reader = LetterboxCalibrationReader(images, input_name, input_size)
         quantize_static(str(prepared), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,

@@ -7,7 +7,9 @@ edge boxes and CI have no internet, and a training run must not depend on it.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from types import ModuleType
 
 from edgewatch.errors import UserError
@@ -25,7 +27,12 @@ def require_ultralytics(command: str) -> ModuleType:
     except ImportError as exc:
         raise UserError(f"{command} needs torch and ultralytics ({exc.name} is not installed): "
                         f"{INSTALL_HINT}") from None
-    from ultralytics.utils import SETTINGS
+    from ultralytics.utils import LOGGER, SETTINGS
+
+    # Our commands print their results (file paths) on stdout; Ultralytics' log belongs with ours on stderr.
+    for handler in LOGGER.handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
 
     # In memory only (dict.update skips the settings file's save): the user's own settings stay as they are.
     dict.update(SETTINGS, {"sync": False, "clearml": False, "comet": False, "dvc": False, "mlflow": False,
