@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -197,6 +198,15 @@ def test_password_sign_in_wrong_password_and_sign_out(page: Any, world: World) -
     page.get_by_label("Password", exact=True).fill("not-her-password")
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_function("document.querySelector('#sign-in-error').textContent === 'Wrong user name or password.'")
+    # Guessing is throttled: after 5 failures for one name the form says when to try again.
+    for _ in range(4):
+        page.get_by_label("Password", exact=True).fill("not-her-password")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.wait_for_function("document.querySelector('#sign-in-error').textContent !== ''")
+    page.get_by_label("Password", exact=True).fill("not-her-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_selector("#sign-in-error:has-text('Too many failed sign-ins. Try again in')")
+    assert re.fullmatch(r"Too many failed sign-ins\. Try again in \d+ s\.", page.locator("#sign-in-error").inner_text())
 
     page.get_by_label("User name").fill("Ina")  # phones capitalise the first letter
     page.get_by_label("Show password").check()
