@@ -161,6 +161,13 @@ class SessionOut(BaseModel):
     user: UserOut
 
 
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024, description="8 to 1024 characters, not the user name")
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str

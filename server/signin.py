@@ -17,10 +17,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.auth import find_user, issue_session, purge_expired_sessions
+from server.auth import find_user, issue_session, purge_expired_sessions, set_password
 from server.config import AuthConfig
 from server.db import LoginAttempt, User, utcnow
-from server.passwords import PasswordPolicy, burn_equal_time, hash_password, needs_rehash, verify_password
+from server.passwords import (
+    PasswordPolicy,
+    burn_equal_time,
+    check_password_rules,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +97,13 @@ def _record(session: Session, user_name: str, client_ip: str, outcome: str) -> N
     session.add(LoginAttempt(at=utcnow(), user_name=user_name, client_ip=client_ip[:64], outcome=outcome))
 
 
-def sign_in(session: Session, name: str, password: str, client_ip: str, config: AuthConfig,
-            label: str = "web session") -> SignInResult:
-    """Check ``name`` and ``password`` and open a session (a token that expires after ``auth.session_hours``).
+def check_credentials(session: Session, name: str, password: str, client_ip: str,
+                      config: AuthConfig) -> User | Refused | Throttled:
+    """Throttle, check ``name`` and ``password``, and record the attempt; the user when they match.
 
-    Commits ``session``: the attempt is recorded whatever the outcome. The password is checked outside any
-    transaction, so SQLite's single writer is not held for the 0.1 s of scrypt."""
+    Commits ``session``: the attempt is recorded whatever the outcome (a match is recorded by the caller, with
+    what it then does). The password is checked outside any transaction, so SQLite's single writer is not held
+    for the 0.1 s of scrypt."""
     key = throttle_key(name)
     policy = PasswordPolicy(log2_n=config.scrypt_log2_n)
     wait_s = retry_after_s(session, key, client_ip, config)
@@ -113,18 +121,47 @@ def sign_in(session: Session, name: str, password: str, client_ip: str, config: 
         ok = False
     else:
         ok = verify_password(password, stored)
-    if not ok or user is None:
+    if not ok or user is None or stored is None:
         _record(session, key, client_ip, "bad_credentials")
         session.commit()
         log.warning("sign-in as %r from %s refused (%s)", key, client_ip,
                     "unknown user" if user is None else "no password set" if stored is None else "wrong password")
         return Refused()
-
-    if stored is None or needs_rehash(stored, policy):
+    if needs_rehash(stored, policy):
         user.password_hash = hash_password(password, policy)  # raised cost: upgrade while we know the password
+    return user
+
+
+def _open_session(session: Session, user: User, client_ip: str, config: AuthConfig, label: str) -> SignedIn:
     purge_expired_sessions(session)
     token, expires_at = issue_session(session, user, timedelta(hours=config.session_hours), label=label)
-    _record(session, key, client_ip, "ok")
+    _record(session, throttle_key(user.name), client_ip, "ok")
     session.commit()
-    log.info("%s signed in from %s (session until %s)", user.name, client_ip, expires_at.isoformat())
     return SignedIn(user, token, expires_at)
+
+
+def sign_in(session: Session, name: str, password: str, client_ip: str, config: AuthConfig,
+            label: str = "web session") -> SignInResult:
+    """Check ``name`` and ``password`` and open a session (a token that expires after ``auth.session_hours``).
+    Commits ``session``."""
+    checked = check_credentials(session, name, password, client_ip, config)
+    if not isinstance(checked, User):
+        return checked
+    signed_in = _open_session(session, checked, client_ip, config, label)
+    log.info("%s signed in from %s (session until %s)", checked.name, client_ip, signed_in.expires_at.isoformat())
+    return signed_in
+
+
+def change_password(session: Session, name: str, current: str, new: str, client_ip: str, config: AuthConfig,
+                    label: str = "web session") -> SignInResult:
+    """The signed-in user ``name`` changes their own password: ``current`` is checked (and throttled) exactly like
+    a sign-in, the new one must pass the rules (:class:`server.passwords.WeakPasswordError` otherwise, checked
+    first), every session of the user is revoked, and a new one is opened for the caller. Commits ``session``."""
+    check_password_rules(new, name)
+    checked = check_credentials(session, name, current, client_ip, config)
+    if not isinstance(checked, User):
+        return checked
+    revoked = set_password(session, checked, new, PasswordPolicy(log2_n=config.scrypt_log2_n))
+    signed_in = _open_session(session, checked, client_ip, config, label)
+    log.info("%s changed their password from %s (%d session(s) revoked)", checked.name, client_ip, revoked)
+    return signed_in

@@ -79,7 +79,7 @@ ROUTES = [
     ("GET", "/api/v1/live"), ("GET", "/api/v1/me"), ("GET", "/api/v1/users"), ("POST", "/api/v1/users"),
     ("POST", "/api/v1/users/1/tokens"), ("POST", "/api/v1/calibrations/fit"), ("POST", "/api/v1/calibrations/preview"),
     ("GET", "/api/v1/calibrations/caima/cam"), ("POST", "/api/v1/calibrations/caima/cam"),
-    ("PUT", "/api/v1/users/1/password"), ("POST", "/api/v1/auth/logout"),
+    ("PUT", "/api/v1/users/1/password"), ("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password"),
 ]
 PUBLIC_ROUTES = [("POST", "/api/v1/auth/login")]  # signing in is how one gets a token (tests/test_web_api.py)
 

@@ -335,3 +335,37 @@ def test_live_feed_ends_when_its_session_is_revoked(client: TestClient, monkeypa
         body = "".join(r.iter_text())  # returns only when the server ends the stream
     assert logged_out.is_set() and body.startswith("retry:") and time.monotonic() - t0 < 5
     assert client.get("/api/v1/live", headers=auth).status_code == 401  # the reconnect is refused
+
+
+def test_users_change_their_own_password(client: TestClient) -> None:
+    made = make_user(client, "ina", "lantern-harbour-7")
+    first = {"Authorization": f"Bearer {login(client, 'ina', 'lantern-harbour-7').json()['token']}"}
+    other = {"Authorization": f"Bearer {login(client, 'ina', 'lantern-harbour-7').json()['token']}"}  # her laptop
+
+    def change(auth: dict[str, str], current: str, new: str) -> Any:
+        return client.post("/api/v1/auth/password", json={"current_password": current, "new_password": new},
+                           headers=auth)
+
+    r = change(first, "lantern-harbour-8", "a-new-password-1")
+    assert r.status_code == 403 and r.json()["detail"] == "the current password is wrong"
+    assert client.get("/api/v1/me", headers=first).status_code == 200  # a wrong current password keeps her in
+    r = change(first, "lantern-harbour-7", "ina")
+    assert r.status_code == 422 and "8 characters" in r.json()["detail"]
+    r = change(first, "lantern-harbour-7", "a-new-password-1")
+    assert r.status_code == 200, r.text
+    fresh = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert client.get("/api/v1/me", headers=fresh).json()["name"] == "ina"
+    for old in (first, other):  # every earlier session is signed out
+        assert client.get("/api/v1/me", headers=old).status_code == 401
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {made['token']}"}).status_code == 200
+    assert login(client, "ina", "lantern-harbour-7").status_code == 401
+    assert login(client, "ina", "a-new-password-1").status_code == 200
+    # Guessing the current password through this route is throttled like signing in.
+    for _ in range(5):  # the sign-in just before cleared the earlier failures
+        assert change(fresh, "guess-guess-guess", "another-password-2").status_code == 403
+    r = change(fresh, "a-new-password-1", "another-password-2")
+    assert r.status_code == 429 and "retry-after" in r.headers
+    # An API-token caller without a password has nothing to change.
+    tok = make_user(client, "tok", None)
+    r = change({"Authorization": f"Bearer {tok['token']}"}, "anything-at-all", "another-password-2")
+    assert r.status_code == 403

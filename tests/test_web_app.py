@@ -255,6 +255,39 @@ def test_api_token_sign_in_is_the_folded_alternative(page: Any, world: World) ->
         .status_code == 200
 
 
+def test_change_own_password(page: Any, world: World) -> None:
+    world.user("eve", "inspector", ["caima"])
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, world, "eve")
+    page.get_by_role("link", name="eve (inspector)").click()
+    page.wait_for_selector("#password-change")
+    assert page.locator("#account-name").inner_text() == "eve"
+    page.get_by_label("Current password").fill("not-my-password")
+    page.get_by_label("New password", exact=True).fill("eve-new-lantern-2")
+    page.get_by_label("New password again").fill("eve-new-lantern-3")
+    page.get_by_role("button", name="Change password").click()
+    assert page.locator("#password-error").inner_text() == "The new passwords differ."
+    page.get_by_label("New password again").fill("eve-new-lantern-2")
+    page.get_by_role("button", name="Change password").click()
+    page.wait_for_selector("#password-error:has-text('The current password is wrong.')")
+    page.get_by_label("Current password").fill(world.passwords["eve"])
+    page.get_by_role("button", name="Change password").click()
+    page.wait_for_selector("#status:has-text('Password changed')")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "account-phone")
+    # The app carries on with the new session; the old password no longer signs in, the new one does.
+    page.get_by_role("link", name="Violations").click()
+    page.wait_for_selector("#violations li")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_selector("#password-form")
+    page.get_by_label("User name").fill("eve")
+    page.get_by_label("Password", exact=True).fill(world.passwords["eve"])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_selector("#sign-in-error:has-text('Wrong user name or password.')")
+    world.passwords["eve"] = "eve-new-lantern-2"
+    sign_in(page, world, "eve")
+
+
 # --- inspectors -------------------------------------------------------------------------------------------------
 
 

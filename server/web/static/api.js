@@ -65,6 +65,13 @@ export async function logIn(username, password) {
   return signIn(session.token);
 }
 
+// Change one's own password: the server signs out every session of the user and answers a new one, used from now on.
+export async function changePassword(currentPassword, newPassword) {
+  const session = await api("/auth/password", { method: "POST",
+    body: { current_password: currentPassword, new_password: newPassword } });
+  return signIn(session.token);
+}
+
 export function forget() {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(USER_KEY);

@@ -1,9 +1,11 @@
-// The web app: a hash router over four views. Plain ES modules, no build step.
+// The web app: a hash router over its views (sign-in, violations, a violation, cameras, calibration, account).
+// Plain ES modules, no build step.
 import { api, logIn, signIn, signOut, token, user } from "./api.js";
 import { h, say } from "./dom.js";
 import { listView } from "./list.js";
 import { violationView } from "./violation.js";
 import { calibrateView, camerasView } from "./calibrate.js";
+import { accountView } from "./account.js";
 
 const main = document.getElementById("main");
 let cleanup = () => {};
@@ -93,6 +95,7 @@ async function route() {
     else if (parts[0] === "violations") cleanup = await listView(main);
     else if (parts[0] === "cameras" && parts[1] && parts[2]) cleanup = await calibrateView(main, parts[1], parts[2]);
     else if (parts[0] === "cameras") cleanup = await camerasView(main);
+    else if (parts[0] === "account") cleanup = await accountView(main);
     else main.replaceChildren(h("p", { text: "No such page." }));
   } catch (err) {
     main.replaceChildren(h("p", { class: "error", role: "alert",
