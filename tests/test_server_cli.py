@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+from services.mosquitto import MosquittoBroker
 from services.process import free_port, stop_process
 from test_server_helpers import RULES_YAML, FakeEdge, make_event
 
@@ -22,7 +23,7 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert r.returncode == 2 and "mqtt.port" in r.stderr
 
 
-def test_server_command_ingests_and_serves(tmp_path: Path, mosquitto) -> None:  # type: ignore[no-untyped-def]
+def test_server_command_ingests_and_serves(tmp_path: Path, mosquitto: MosquittoBroker) -> None:
     port = free_port()
     (tmp_path / "rules.yaml").write_text(RULES_YAML)
     (tmp_path / "server.yaml").write_text(

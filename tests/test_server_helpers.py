@@ -23,7 +23,7 @@ from sqlalchemy import text
 from edge.events import new_ulid
 from edgewatch.errors import UserError
 from server.app import create_context, start_ingest
-from server.config import IngestConfig, MqttConfig, ServerConfig, load_config
+from server.config import AdminBootstrap, IngestConfig, MqttConfig, ServerConfig, load_config
 from server.context import ServerContext
 from server.ranges import RangeNotSatisfiableError, parse_range
 from server.rules import load_rules
@@ -167,7 +167,7 @@ def server_config(db_url: str, tmp: Path, host: str = "127.0.0.1", port: int = 1
         database_url=db_url, clip_dir=tmp / "clips", rules=rules,
         mqtt=MqttConfig(host=host, port=port, client_id=f"srv-{uuid.uuid4().hex[:8]}", session_expiry_s=0),
         ingest=IngestConfig(**{"missing_grace_s": 0, "sweep_interval_s": 0.2, **ingest}),
-        admin={"name": "admin", "token": "admin-token-0123456789"},
+        admin=AdminBootstrap(name="admin", token="admin-token-0123456789"),
     )
 
 
