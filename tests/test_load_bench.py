@@ -33,6 +33,7 @@ def test_three_edge_boxes_deliver_every_event_once(tmp_path: Path,
         assert step["submitted"] == 9
         assert step["not_stored"] == 0 and step["stored"] == 9, step
         assert step["acked"] == 9, "an edge box never got its stored ack"
+        assert step["left_in_edge_spools"] == 0, "a stored event was not deleted from its box's spool"
         assert step["visible_sampled"] == 3, "box-a's events were not all seen through the API"
         counted, _violations = server.totals()
         assert counted == 9, f"violations count {counted} events for 9 stored: one was doubled or lost"
