@@ -89,6 +89,9 @@ class AuthConfig(BaseModel):
     backoff_s: float = Field(default=30.0, gt=0, le=3600,
                              description="the first wait after the free failures; it doubles with each further "
                              "failure, up to window_s")
+    attempts_kept_days: float = Field(default=90.0, ge=1, le=3650,
+                                      description="sign-in attempts (the audit of sign-ins) older than this are "
+                                      "deleted, at the next successful sign-in")
 
 
 class ServerConfig(BaseModel):

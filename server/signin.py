@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from server.auth import find_user, issue_session, purge_expired_sessions, set_password
@@ -133,7 +133,11 @@ def check_credentials(session: Session, name: str, password: str, client_ip: str
 
 
 def _open_session(session: Session, user: User, client_ip: str, config: AuthConfig, label: str) -> SignedIn:
+    # Housekeeping rides on successful sign-ins (a few a minute at most): expired sessions, and attempts past the
+    # audit's retention, so that neither table grows without end.
     purge_expired_sessions(session)
+    session.execute(delete(LoginAttempt).where(
+        LoginAttempt.at < utcnow() - timedelta(days=config.attempts_kept_days)))
     token, expires_at = issue_session(session, user, timedelta(hours=config.session_hours), label=label)
     _record(session, throttle_key(user.name), client_ip, "ok")
     session.commit()

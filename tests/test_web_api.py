@@ -160,6 +160,12 @@ def test_unknown_user_and_wrong_password_get_the_same_answer_and_are_audited(cli
                     s.scalars(select(LoginAttempt).order_by(LoginAttempt.id)).all()]
     assert attempts == [("ina", "bad_credentials", "testclient"), ("nobody", "bad_credentials", "testclient"),
                         ("tok", "bad_credentials", "testclient"), ("ina", "ok", "testclient")]
+    # The audit keeps attempts for auth.attempts_kept_days (90): older ones go at the next successful sign-in.
+    age_attempts(client, "nobody", 91 * 86400)
+    assert login(client, "ina", "lantern-harbour-7").status_code == 200
+    with Session(client.app.state.ctx.engine) as s:  # type: ignore[attr-defined]
+        names = [a.user_name for a in s.scalars(select(LoginAttempt).order_by(LoginAttempt.id)).all()]
+    assert names == ["ina", "tok", "ina", "ina"]
 
 
 def test_failed_logins_are_throttled_per_user_name_then_released(client: TestClient) -> None:
