@@ -23,37 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KITCHEN_MODEL_CONF = 0.15
-"""Score floor of the kitchen model's boxes: the tracker keeps weak person boxes (ByteTrack's second stage)."""
-
-
-def kitchen_model(camera: CameraConfig) -> BoxDetector | None:
-    """The camera's detection model (``model:``, else the shipped default), on one thread: a kitchen camera is
-    meant to cost a fraction of one core. None when the camera needs no model (model-free bins only)."""
-    if not any(z.kind == "hat_required" or z.reference is None for z in camera.zones):
-        return None
-    from models import OnnxDetector, default_model_path
-
-    path = camera.model or default_model_path()
-    if not Path(path).exists():
-        raise UserError(f"{path}: no such model file; set `model:` in the camera file to an ONNX detector")
-    return OnnxDetector(path, conf=KITCHEN_MODEL_CONF, iou=0.45, threads=1)
-
-
-def kitchen_detector(camera: CameraConfig, start: datetime, model: BoxDetector | None = None) -> KitchenDetector:
-    """A :class:`KitchenDetector` for ``camera`` with ``model`` (default: :func:`kitchen_model`)."""
-    from edge.kitchen.detector import KitchenDetector
-
-    if not camera.zones:
-        raise UserError(f"camera {camera.camera_id}: a kitchen camera needs zones (hat_required and/or bin); "
-                        "see docs/kitchen.md")
-    try:
-        return KitchenDetector(camera.camera_id, camera, model if model is not None else kitchen_model(camera),
-                               stream_start=start)
-    except ValueError as exc:
-        raise UserError(f"camera {camera.camera_id}: {exc}") from None
-
-
 def file_start_time(path: Path, metadata: dict[str, str] | None = None) -> datetime:
     """Wall clock of media time 0: the container's ``creation_time`` tag (cameras and NVRs write it), else the
     file's modification time."""
@@ -94,6 +63,8 @@ def iter_events(
             cal = load_calibration(path)
         detector: FallingDetector | KitchenDetector = FallingDetector(camera.camera_id, cal, stream_start=start)
     else:
+        from edge.kitchen.build import kitchen_detector
+
         try:
             detector = kitchen_detector(camera, start, model)
         except BaseException:

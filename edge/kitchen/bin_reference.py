@@ -27,15 +27,16 @@ from edgewatch.errors import UserError
 
 @dataclass(frozen=True)
 class ReferenceParams:
-    cells: int = 6
+    cells: int = 8
     """Grid cells across the zone's bounding box (each way)."""
     cell_similarity: float = 0.6
     """A cell below this similarity to the reference has changed."""
-    open_share: float = 0.2
+    open_share: float = 0.15
     """More than this share of changed cells: the bin is open (or something stands in the zone)."""
-    active_share: float = 0.15
-    """More than this share of cells changed since the previous sample: someone is at the bin."""
-    activity_hold_s: float = 2.0
+    active_share: float = 0.6
+    """More than this share of cells changed since the previous sample: someone is at the bin. High, because
+    people walking past through a part of the zone must not count (measured on the generated scenes)."""
+    activity_hold_s: float = 1.0
     min_energy: float = 4.0
     """Cells whose mean gradient magnitude (grey levels per pixel) is below this in both images are not judged."""
     blur_sigma: float = 1.0

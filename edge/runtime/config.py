@@ -181,6 +181,13 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
                 setattr(tls, name, base / value)
     for cam in config.cameras:
         cam.source_config()
+        if cam.detector == "kitchen" and cam.detect:
+            from edge.kitchen.build import check_kitchen_camera
+
+            try:
+                check_kitchen_camera(cam)
+            except UserError as exc:
+                raise UserError(f"{p}: {exc}") from None
     return config
 
 

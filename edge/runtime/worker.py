@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.events import Clip, Event, utc_iso
 from edge.falling.detector import FallingDetector
@@ -26,6 +26,11 @@ from edge.runtime.evidence import event_mid_time, overlay
 from edge.runtime.ingest import CameraStream, IngestStats
 from edge.runtime.ring import ClipResult, PacketRing, Segment, remux_clip
 from edge.runtime.spool import CLIP_FILE, EvidenceBundle, Spool
+from edgewatch.errors import UserError
+
+if TYPE_CHECKING:
+    from edge.kitchen.detections import BoxDetector
+    from edge.kitchen.detector import KitchenDetector
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,11 @@ class CameraWorker:
         self.stats = IngestStats()
         self.stream = CameraStream(cam.camera_id, cam.source_config(), stop, self.stats,
                                    on_stream_change=lambda _state: self.delivery.report_status_now())
-        self.ring = PacketRing(keep_s=cam.pre_roll_s + cam.post_roll_s + cam.ring_extra_s)
+        keep_s = cam.pre_roll_s + cam.post_roll_s + cam.ring_extra_s
+        if cam.detector == "kitchen":
+            # A kitchen event starts when its condition began, a dwell before it is raised: keep that much more.
+            keep_s += max(cam.rules.missing_chef_hat_after_s, cam.rules.uncovered_bin_after_s)
+        self.ring = PacketRing(keep_s=keep_s)
         self.spool = Spool(settings.spool_dir / cam.camera_id, settings.spool_max_bytes)
         self.delivery = Delivery(settings.site, cam.camera_id, settings.mqtt, self.spool, self._status_fields,
                                  settings.version)
@@ -67,7 +76,12 @@ class CameraWorker:
             from calibration import load_calibration
 
             self._calibration = load_calibration(cam.calibration)
-        self._detector: FallingDetector | None = None
+        self._kitchen_model: BoxDetector | None = None
+        if cam.detector == "kitchen" and cam.detect:
+            from edge.kitchen.build import kitchen_model
+
+            self._kitchen_model = kitchen_model(cam)  # loaded once; detectors are re-created on resolution changes
+        self._detector: FallingDetector | KitchenDetector | None = None
         self._detector_size: tuple[int, int] | None = None
         self._detection_paused = False
         self._pending: list[_PendingEvidence] = []
@@ -140,13 +154,18 @@ class CameraWorker:
                             *(self._detector_size or (0, 0)), *size)
             self._detector_size = size
             self._detection_paused = False
-            self._detector = FallingDetector(self.camera.camera_id, self._calibration,
-                                             stream_start=datetime.fromtimestamp(time.time() - frame.t_s, UTC))
+            start = datetime.fromtimestamp(time.time() - frame.t_s, UTC)
+            if self.camera.detector == "kitchen":
+                from edge.kitchen.build import kitchen_detector
+
+                self._detector = kitchen_detector(self.camera, start, self._kitchen_model)
+            else:
+                self._detector = FallingDetector(self.camera.camera_id, self._calibration, stream_start=start)
         if self._detection_paused or self._detector is None:
             return
         try:
             events = self._detector.process(frame)
-        except ValueError as exc:  # e.g. the calibration does not fit this resolution
+        except (ValueError, UserError) as exc:  # e.g. the calibration or a bin reference does not fit this size
             log.error("%s: detection paused until the resolution changes: %s", self.camera.camera_id, exc)
             self._detection_paused = True
             return

@@ -1,0 +1,293 @@
+"""Kitchen rules, event by event, on generated kitchen clips with exact truth.
+
+    python -m benchmarks.kitchen_rules_bench                     # 32 clips, the shipped model, default rate
+    python -m benchmarks.kitchen_rules_bench --clips 8 --model models/other.onnx
+    python -m benchmarks.kitchen_rules_bench --free-bins         # also the model-free bin mode
+    python -m benchmarks.kitchen_rules_bench --oracle            # the truth's boxes instead of a model
+
+Clips come from ``edgewatch.scenes.kitchen.generate_set`` (seeded, other seeds than the committed samples and
+the training set) and are cached in data/kitchen-bench/ (ignored by git). Each clip's camera file is analysed
+with analyze's engine (:func:`edge.analyze.iter_events`) and the events are matched to the truth's violations:
+
+- a ``missing_chef_hat`` event belongs to the true person whose box overlaps the event's box most (IoU ≥ 0.3,
+  in the frame of the alarm), and matches that person's violation in the same zone when the alarm time lies
+  in ``[alarm_s − early_s, end_s + late_s]``;
+- an ``uncovered_bin`` event matches the violation of its bin zone under the same time rule.
+
+Recall = matched violations / violations; precision = events matching a violation not matched before / events;
+a second event matching an already matched violation is a duplicate (it counts against precision). Delay =
+event alarm time − the truth's ``alarm_s``. CPU share = CPU seconds of the whole process (all threads:
+decoding, the model on one thread, the rules) / seconds of video.
+
+``--oracle`` replaces the model by the truth's visible boxes (objects at least a quarter visible, as the
+training labels): it measures the tracker, association and rules alone, not the product. ``--free-bins`` runs
+the model-free bin mode: each bin zone compared with a reference image of the scene's kitchen, empty and with
+the bins closed, with no model at all (people at the bin seen as activity in the zone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+EARLY_S = 1.0
+LATE_S = 2.0
+
+
+@dataclass
+class Score:
+    violations: int = 0
+    events: int = 0
+    matched: int = 0
+    duplicates: int = 0
+    false_events: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[dict[str, Any]] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
+
+    def add(self, other: Score) -> None:
+        self.violations += other.violations
+        self.events += other.events
+        self.matched += other.matched
+        self.duplicates += other.duplicates
+        self.false_events += other.false_events
+        self.missed += other.missed
+        self.delays += other.delays
+
+    def summary(self) -> dict[str, Any]:
+        return {"violations": self.violations, "events": self.events, "matched": self.matched,
+                "recall": round(self.matched / self.violations, 3) if self.violations else None,
+                "precision": round(self.matched / self.events, 3) if self.events else None,
+                "duplicates": self.duplicates, "false_events": len(self.false_events) - self.duplicates,
+                "median_delay_s": round(statistics.median(self.delays), 2) if self.delays else None,
+                "max_delay_s": round(max(self.delays), 2) if self.delays else None}
+
+
+def clip_set(seed: int, count: int, width: int, height: int, seconds: float) -> list[Path]:
+    from edgewatch.progress import Progress
+    from edgewatch.scenes.kitchen import generate_set
+
+    root = ROOT / "data" / "kitchen-bench" / f"s{seed}-{width}x{height}-{seconds:g}s"
+    truths = [root / f"kitchen-{seed}-{k:03d}.truth.json" for k in range(count)]
+    if all(t.exists() for t in truths):
+        return truths
+    print(f"generating {count} kitchen clips into {root} (once) …", file=sys.stderr)
+    bar = Progress(0, "frames")
+
+    def step(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done)
+
+    made = generate_set(root, count, seed, width=width, height=height, duration_s=seconds, progress=step)
+    bar.close()
+    return [Path(p) for p in made]
+
+
+def _iou(a: list[float], b: list[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def score_clip(truth: dict[str, Any], events: list[dict[str, Any]], kinds: set[str]) -> Score:
+    viols = [v for v in truth["violations"] if v["type"] in kinds]
+    sc = Score(violations=len(viols))
+    matched: set[int] = set()
+    frames = truth["frames"]
+    for ev in sorted(events, key=lambda e: e["end"]):
+        if ev["type"] not in kinds:
+            continue
+        sc.events += 1
+        t = float(ev["end"])
+        person = None
+        if ev["type"] == "missing_chef_hat":
+            frame = frames[min(len(frames) - 1, round(t * truth["fps"]))]
+            best = max(((_iou(ev["boxes"][0], o["box"]), o["track_id"]) for o in frame["objects"]
+                        if o["label"] == "person"), default=(0.0, None))
+            person = best[1] if best[0] >= 0.3 else None
+        cands = [i for i, v in enumerate(viols) if v["type"] == ev["type"] and v["zone"] == ev["zone"]
+                 and (ev["type"] != "missing_chef_hat" or v["track_id"] == person)
+                 and v["alarm_s"] - EARLY_S <= t <= v["end_s"] + LATE_S]
+        if not cands:
+            sc.false_events.append({"clip": truth["name"], "type": ev["type"], "zone": ev["zone"], "t": t,
+                                    "person": person})
+            continue
+        fresh = [i for i in cands if i not in matched]
+        if not fresh:
+            sc.duplicates += 1
+            sc.false_events.append({"clip": truth["name"], "type": ev["type"], "zone": ev["zone"], "t": t,
+                                    "duplicate": True})
+            continue
+        i = min(fresh, key=lambda k: abs(viols[k]["alarm_s"] - t))
+        matched.add(i)
+        sc.matched += 1
+        sc.delays.append(t - viols[i]["alarm_s"])
+    sc.missed = [{"clip": truth["name"], **v} for i, v in enumerate(viols) if i not in matched]
+    return sc
+
+
+class TruthBoxes:
+    """The truth's visible boxes as a detector's output (``--oracle``): set :attr:`t_s` before each frame."""
+
+    def __init__(self, truth: dict[str, Any]) -> None:
+        from models import Detections
+
+        self._Detections = Detections
+        self.names = tuple(truth["classes"])
+        self.frames = truth["frames"]
+        self.fps = float(truth["fps"])
+        self.t_s = 0.0
+
+    def detect(self, images: list[np.ndarray]) -> list[Any]:
+        frame = self.frames[min(len(self.frames) - 1, round(self.t_s * self.fps))]
+        objs = [o for o in frame["objects"] if o["visible"] >= 0.25
+                and o["box"][2] - o["box"][0] >= 3 and o["box"][3] - o["box"][1] >= 3]
+        boxes = np.array([o["box"] for o in objs], np.float32).reshape(-1, 4)
+        ids = np.array([self.names.index(o["label"]) for o in objs], np.int64)
+        return [self._Detections(boxes, np.full(len(objs), 0.9, np.float32), ids, self.names) for _ in images]
+
+
+def run_clip(truth_path: Path, model: Any, oracle: bool, free_bins: bool,
+             detect_fps: float | None = None) -> tuple[list[dict[str, Any]], float, float]:
+    """(events as JSON, CPU seconds, video seconds) of one clip."""
+    from edge.analyze import iter_events
+    from edge.config import load_camera
+    from edge.frames import decode_frames, open_video
+    from edge.kitchen.build import kitchen_detector
+
+    truth = json.loads(truth_path.read_text())
+    camera = load_camera(truth_path.parent / truth["camera"])
+    if detect_fps is not None:
+        camera = camera.model_copy(update={"detect_fps": detect_fps})
+    if free_bins:
+        ref = closed_reference(truth, truth_path.parent / f"{truth['name']}.closed.jpg")
+        zones = [z.model_copy(update={"reference": ref}) for z in camera.zones if z.kind == "bin"]
+        camera = camera.model_copy(update={"zones": zones})
+        if not zones:
+            return [], 0.0, float(truth["duration_s"])
+    video = truth_path.parent / truth["video"]
+    c0 = time.process_time()
+    if oracle:
+        from datetime import UTC, datetime
+
+        boxes = TruthBoxes(truth)
+        det = kitchen_detector(camera, datetime.now(UTC), boxes)
+        events = []
+        container = open_video(video)
+        try:
+            for frame in decode_frames(container):
+                boxes.t_s = frame.t_s
+                events += det.process(frame)
+        finally:
+            container.close()
+        events += det.finish()
+    else:
+        events = list(iter_events(video, camera, None, model=model))
+    cpu = time.process_time() - c0
+    return [e.to_json() for e in events], cpu, float(truth["duration_s"])
+
+
+def closed_reference(truth: dict[str, Any], out: Path) -> Path:
+    """The scene's kitchen with every bin closed and nobody in it, as a JPEG: what an installer saves from the
+    live view at a quiet moment (the reference of the model-free bin mode). Rendered from the scene's spec at
+    time 0, so its lighting is the clip's at the start, not at the moment compared."""
+    from edgewatch.scenes.kitchen import make_renderer, random_spec
+
+    if not out.exists():
+        w, h = truth["image_size"]
+        spec = random_spec(truth["seed"], width=w, height=h, duration_s=truth["duration_s"], fps=truth["fps"])
+        lids = {b.name: 0.0 for b in spec.layout.bins}
+        image, _ = make_renderer(spec).render(0.0, [], lids, 0, with_people=False)
+        cv2.imwrite(str(out), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return out
+
+
+def decode_share(truth_path: Path) -> float:
+    """CPU seconds per video second of decoding alone (the floor under any detector)."""
+    from edge.frames import decode_frames, open_video
+
+    truth = json.loads(truth_path.read_text())
+    c0 = time.process_time()
+    container = open_video(truth_path.parent / truth["video"])
+    try:
+        for _ in decode_frames(container):
+            pass
+    finally:
+        container.close()
+    return (time.process_time() - c0) / float(truth["duration_s"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=8111)
+    ap.add_argument("--size", default="960x540")
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
+    ap.add_argument("--detect-fps", type=float, default=None, help="override the camera files' rate")
+    ap.add_argument("--oracle", action="store_true", help="the truth's boxes instead of a model (rules only)")
+    ap.add_argument("--free-bins", action="store_true", help="also run the model-free bin mode")
+    ap.add_argument("--json", type=Path, help="write the figures here too")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list missed and false events")
+    args = ap.parse_args(argv)
+    cv2.setNumThreads(1)
+    width, height = (int(x) for x in args.size.split("x"))
+    truths = clip_set(args.seed, args.clips, width, height, args.seconds)
+    model = None
+    if not args.oracle:
+        from edge.kitchen.build import KITCHEN_MODEL_CONF
+        from models import OnnxDetector, default_model_path
+
+        model = OnnxDetector(args.model or default_model_path(), conf=KITCHEN_MODEL_CONF, iou=0.45, threads=1)
+    report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "clips": len(truths), "seed": args.seed,
+                              "size": args.size, "seconds": args.seconds,
+                              "detector": "oracle (truth boxes)" if args.oracle else str(args.model or "shipped")}
+    modes = [("model", False)] + ([("model-free bins", True)] if args.free_bins else [])
+    for mode, free in modes:
+        total = {"missing_chef_hat": Score(), "uncovered_bin": Score()}
+        cpu = video = 0.0
+        for k, tp in enumerate(truths):
+            truth = json.loads(tp.read_text())
+            events, c, v = run_clip(tp, model, args.oracle, free, args.detect_fps)
+            cpu += c
+            video += v
+            kinds = {"uncovered_bin"} if free else {"missing_chef_hat", "uncovered_bin"}
+            for kind in kinds:
+                total[kind].add(score_clip(truth, events, {kind}))
+            print(f"[{mode}] {k + 1}/{len(truths)} {truth['name']}: {len(events)} events, "
+                  f"{sum(1 for x in truth['violations'] if x['type'] in kinds)} violations, "
+                  f"CPU {c / v:.3f} s/s", file=sys.stderr)
+        both = Score()
+        for kind, sc in total.items():
+            if free and kind == "missing_chef_hat":
+                continue
+            both.add(sc)
+        res: dict[str, Any] = {kind: sc.summary() for kind, sc in total.items()
+                               if not (free and kind == "missing_chef_hat")}
+        res["all"] = both.summary()
+        res["cpu_share"] = round(cpu / video, 3)
+        if args.verbose:
+            res["missed"] = both.missed
+            res["false"] = both.false_events
+        report[mode] = res
+    report["decode_only_cpu_share"] = round(statistics.mean(decode_share(tp) for tp in truths[:4]), 3)
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,428 @@
+"""Kitchen rules: the rule state machines, tracker, head association and floor points with exact expectations;
+the detector fed scripted boxes (legitimate input data for the rules unit: no model is exercised there); the
+model-free bin mode on a rendered sample clip; camera-file keys.
+
+The end-to-end runs with the shipped model are in tests/test_analyze.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.kitchen_rules_bench import closed_reference
+from edge.config import CameraConfig, KitchenRules, Zone, load_camera
+from edge.frames import Frame, decode_frames, open_video
+from edge.kitchen.bin_reference import BinReference
+from edge.kitchen.detections import Boxes
+from edge.kitchen.detector import KitchenDetector
+from edge.kitchen.floor import FloorPoints
+from edge.kitchen.gate import MotionGate, watch_mask
+from edge.kitchen.heads import HatVote, HeadParams, assign_heads
+from edge.kitchen.rules import BinSample, MissingHatRule, PersonSample, UncoveredBinRule
+from edge.kitchen.tracker import PersonTracker
+from edgewatch.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+KITCHEN = ROOT / "sample_videos" / "kitchen"
+BOX = np.array([100.0, 100.0, 160.0, 300.0])
+
+
+def person(t_id: int = 1, zones: tuple[str, ...] = ("prep-1",), hat: str | None = "no_hat", visible: bool = True,
+           since: float | None = None) -> PersonSample:
+    return PersonSample(t_id, BOX, (130.0, 290.0), frozenset(zones), hat, visible,  # type: ignore[arg-type]
+                        0.8, "bare_head" if hat == "no_hat" else None, since)
+
+
+def run_hat(rule: MissingHatRule, script: list[tuple[float, list[PersonSample]]]) -> list[tuple[float, float, int]]:
+    out = []
+    for t, people in script:
+        out += [(a.start_s, a.t_s, a.track_id or 0) for a in rule.update(t, people)]
+    return out
+
+
+def samples(t0: float, t1: float, dt: float = 0.5) -> list[float]:
+    return [round(t0 + k * dt, 6) for k in range(round((t1 - t0) / dt) + 1)]
+
+
+# --- missing_chef_hat ----------------------------------------------------------------------------------------
+
+
+def test_hat_alarm_after_the_dwell_once_per_stay() -> None:
+    rule = MissingHatRule(after_s=3.0)
+    alarms = run_hat(rule, [(t, [person()]) for t in samples(0.0, 20.0)])
+    assert alarms == [(0.0, 3.0, 1)]  # at the first sample T after the condition began, and never again
+
+
+def test_hat_dwell_not_reached_gives_nothing() -> None:
+    rule = MissingHatRule(after_s=3.0)
+    script = [(t, [person()]) for t in samples(0.0, 2.5)] + [(t, [person(hat="hat")]) for t in samples(3.0, 10.0)]
+    assert run_hat(rule, script) == []
+
+
+def test_hat_put_on_resets_the_condition() -> None:
+    rule = MissingHatRule(after_s=3.0)
+    script = ([(t, [person()]) for t in samples(0.0, 2.0)] + [(t, [person(hat="hat")]) for t in samples(2.5, 3.0)]
+              + [(t, [person()]) for t in samples(3.5, 8.0)])
+    assert run_hat(rule, script) == [(3.5, 6.5, 1)]
+
+
+def test_hat_brief_occlusion_keeps_the_stay_and_its_timer() -> None:
+    rule = MissingHatRule(after_s=3.0)
+    script = ([(t, [person()]) for t in samples(0.0, 1.5)] + [(t, [person(visible=False)]) for t in samples(2.0, 3.5)]
+              + [(t, [person()]) for t in samples(4.0, 12.0)])
+    # The dwell ran on while hidden; the alarm waits for the person to be in view again (it needs their box).
+    assert run_hat(rule, script) == [(0.0, 4.0, 1)]
+
+
+def test_hat_leaving_and_coming_back_is_a_new_stay() -> None:
+    rule = MissingHatRule(after_s=3.0, leave_grace_s=0.75)
+    script = ([(t, [person()]) for t in samples(0.0, 5.0)] + [(t, [person(zones=())]) for t in samples(5.5, 7.0)]
+              + [(t, [person()]) for t in samples(7.5, 12.0)])
+    assert run_hat(rule, script) == [(0.0, 3.0, 1), (7.5, 10.5, 1)]
+
+
+def test_hat_stepping_out_shorter_than_the_grace_is_the_same_stay() -> None:
+    rule = MissingHatRule(after_s=3.0, leave_grace_s=0.75)
+    script = ([(t, [person()]) for t in samples(0.0, 5.0)] + [(5.5, [person(zones=())])]
+              + [(t, [person()]) for t in samples(6.0, 12.0)])
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]
+
+
+def test_hat_track_lost_for_good_ends_the_stay() -> None:
+    rule = MissingHatRule(after_s=3.0)
+    script = [(t, [person()]) for t in samples(0.0, 2.0)] + [(2.5, [])] + [(t, [person()]) for t in samples(3.0, 8.0)]
+    assert run_hat(rule, script) == [(3.0, 6.0, 1)]  # absent from the tracker = gone: a new stay began at 3.0
+
+
+def test_hat_condition_timed_from_when_it_was_first_seen() -> None:
+    rule = MissingHatRule(after_s=3.0)
+    # The vote tipped at 1.0 but the bare head was first seen at 0.5; the stay began at 0.0.
+    script = [(0.0, [person(hat="hat")]), (0.5, [person(hat="hat")])]
+    script += [(t, [person(since=0.5)]) for t in samples(1.0, 6.0)]
+    assert run_hat(rule, script) == [(0.5, 3.5, 1)]
+
+
+def test_hat_two_people_two_events_in_two_zones() -> None:
+    rule = MissingHatRule(after_s=2.0)
+    script = [(t, [person(1), person(2, zones=("prep-2",))]) for t in samples(0.0, 4.0)]
+    alarms = []
+    for t, people in script:
+        alarms += [(a.track_id, a.zone, a.t_s) for a in rule.update(t, people)]
+    assert alarms == [(1, "prep-1", 2.0), (2, "prep-2", 2.0)]
+
+
+# --- uncovered_bin -------------------------------------------------------------------------------------------
+
+
+def run_bin(rule: UncoveredBinRule, script: Sequence[tuple[float, str | None, bool]]) -> list[tuple[float, float]]:
+    out = []
+    for t, state, used in script:
+        out += [(a.start_s, a.t_s) for a in rule.update(t, [BinSample("bin-1", state, used, BOX)])]  # type: ignore[arg-type]
+    return out
+
+
+def test_bin_open_unattended_for_the_dwell_is_one_event() -> None:
+    rule = UncoveredBinRule(after_s=5.0)
+    assert run_bin(rule, [(t, "open", False) for t in samples(0.0, 20.0)]) == [(0.0, 5.0)]
+
+
+def test_bin_opened_briefly_while_used_is_no_event() -> None:
+    rule = UncoveredBinRule(after_s=5.0)
+    script = ([(t, "closed", False) for t in samples(0.0, 2.0)] + [(t, "open", True) for t in samples(2.5, 9.0)]
+              + [(t, "closed", False) for t in samples(9.5, 20.0)])
+    assert run_bin(rule, script) == []
+
+
+def test_bin_left_open_after_use_counts_from_when_the_user_left() -> None:
+    rule = UncoveredBinRule(after_s=5.0)
+    script = [(t, "open", True) for t in samples(0.0, 3.0)] + [(t, "open", False) for t in samples(3.5, 12.0)]
+    assert run_bin(rule, script) == [(3.5, 8.5)]
+
+
+def test_bin_closed_and_reopened_is_a_new_event_and_unseen_samples_change_nothing() -> None:
+    rule = UncoveredBinRule(after_s=2.0)
+    script = ([(t, "open", False) for t in samples(0.0, 3.0)] + [(3.5, None, False)]
+              + [(t, "closed", False) for t in samples(4.0, 5.0)] + [(t, "open", False) for t in samples(5.5, 9.0)])
+    assert run_bin(rule, script) == [(0.0, 2.0), (5.5, 7.5)]
+
+
+# --- tracker, heads, floor points ----------------------------------------------------------------------------
+
+
+def boxes(*rows: tuple[float, float, float, float], score: float = 0.9) -> Boxes:
+    return Boxes.of(np.array(rows, float).reshape(-1, 4), [score] * len(rows), ["person"] * len(rows))
+
+
+def test_tracker_keeps_ids_of_two_people_walking_past_each_other() -> None:
+    tr = PersonTracker()
+    ids = []
+    for k in range(12):  # at 3 samples/s, 25 px a sample: little overlap between a person's successive boxes
+        a = (100 + 25 * k, 100, 160 + 25 * k, 300)
+        b = (500 - 25 * k, 110, 560 - 25 * k, 310)
+        tr.update(k / 3, boxes(a, b))
+        live = sorted(tr.tracks, key=lambda t: t.box[0])
+        ids.append(tuple(t.track_id for t in live if t.t_s == k / 3))
+    assert ids[0] == (1, 2) and ids[4] == (1, 2)
+    assert ids[-1] == (2, 1)  # crossed: the left one is now person 2
+
+
+def test_tracker_bridges_a_short_loss_and_forgets_after_max_lost() -> None:
+    tr = PersonTracker()
+    for k in range(3):
+        tr.update(k * 0.5, boxes((100, 100, 160, 300)))
+    tr.update(1.5, boxes())
+    tr.update(2.0, boxes())
+    tr.update(2.5, boxes((104, 100, 164, 300)))
+    assert [t.track_id for t in tr.tracks] == [1]
+    tr.update(5.0, boxes())
+    assert tr.tracks == []
+    tr.update(5.5, boxes((104, 100, 164, 300)))
+    assert [t.track_id for t in tr.tracks] == [2]
+
+
+def test_tracker_weak_box_only_extends_a_track() -> None:
+    tr = PersonTracker()
+    tr.update(0.0, boxes((100, 100, 160, 300), score=0.3))
+    assert tr.tracks == []  # a weak box starts nothing
+    tr.update(0.5, boxes((100, 100, 160, 300)))
+    tr.update(1.0, boxes((102, 100, 162, 300)))
+    tr.update(1.5, boxes((104, 100, 164, 300), score=0.3))  # half hidden: still the same person
+    (track,) = tr.tracks
+    assert track.track_id == 1 and track.t_s == 1.5
+
+
+def test_heads_pair_with_the_person_whose_top_holds_them() -> None:
+    persons = np.array([[100, 100, 200, 400], [150, 80, 260, 420]], float)
+    heads = Boxes.of([[215, 82, 245, 120], [130, 102, 165, 140], [300, 50, 320, 70]], [0.9, 0.8, 0.9],
+                     ["chef_hat", "bare_head", "bare_head"])
+    assert assign_heads(persons, heads, HeadParams()) == {0: 1, 1: 0}  # the third head belongs to no one
+
+
+def test_hat_vote_survives_one_missed_hat() -> None:
+    vote = HatVote(window=3)
+    for t, label in [(0.0, "chef_hat"), (0.5, "chef_hat"), (1.0, "bare_head"), (1.5, "chef_hat")]:
+        vote.add(label, 0.8, t)
+        assert vote.state == "hat"
+    vote.add("bare_head", 0.8, 2.0)
+    vote.add("bare_head", 0.8, 2.5)
+    assert vote.state == "no_hat" and vote.since_s == 2.0
+
+
+def test_floor_point_of_a_person_walking_behind_a_counter_stays_at_the_feet() -> None:
+    fp = FloorPoints(image_height=540)
+    assert fp.point(1, np.array([100, 100, 160, 300.0]), 0.0) == (130.0, 290.0)  # bottom − 5 % of the height
+    u, v = fp.point(1, np.array([104, 102, 164, 302.0]), 0.5)
+    assert (u, v) == (134.0, 292.0)
+    u, v = fp.point(1, np.array([108, 104, 168, 220.0]), 1.0)  # legs hidden: the bottom jumped up 82 px
+    assert v == pytest.approx(104 + 200.0 - 10.0, abs=0.01)
+    u, v = fp.point(1, np.array([112, 106, 172, 306.0]), 1.5)  # legs back
+    assert v == pytest.approx(306 - 10.0, abs=0.01)
+
+
+def test_floor_point_arm_coming_down_is_no_occlusion() -> None:
+    fp = FloorPoints(image_height=540)
+    fp.point(1, np.array([100, 60, 160, 300.0]), 0.0)  # arm raised to the hat: the box top is high
+    _, v = fp.point(1, np.array([100, 100, 160, 300.0]), 0.5)
+    assert v == pytest.approx(300 - 0.05 * 200)
+
+
+# --- motion gate ---------------------------------------------------------------------------------------------
+
+
+def test_gate_sees_a_head_sized_change_and_ignores_an_unchanged_frame() -> None:
+    rng = np.random.default_rng(1)
+    img = rng.integers(60, 200, (540, 960), dtype=np.uint8)
+    img = cv2.GaussianBlur(img, (0, 0), 3)
+    zone = np.array([[300, 300], [700, 300], [700, 500], [300, 500]], np.float32)
+    gate = MotionGate(watch_mask([zone], 960, 540, 0.45))
+    assert gate.moved(img, 0.0)
+    gate.ran(0.0)
+    noisy = np.clip(img.astype(int) + rng.integers(-3, 4, img.shape), 0, 255).astype(np.uint8)
+    assert not gate.moved(noisy, 0.5)
+    hat_off = img.copy()
+    hat_off[120:150, 480:505] = 20  # a 25×30 px dark head where a white hat was, above the zone
+    assert gate.moved(hat_off, 1.0)
+    far = img.copy()
+    far[10:60, 10:60] = 0  # outside the zones swept up by a person's height
+    assert not gate.moved(far, 1.5)
+
+
+# --- the detector with scripted boxes ------------------------------------------------------------------------
+
+
+@dataclass
+class Scripted:
+    """A stand-in object detector returning scripted boxes per call (input data for the rules unit)."""
+
+    script: Sequence[Sequence[tuple[str, tuple[float, float, float, float]]]]
+    names: tuple[str, ...] = ("person", "chef_hat", "bare_head", "other_headwear", "bin_open", "bin_closed")
+    calls: int = 0
+
+    def detect(self, images: list[np.ndarray]) -> list:
+        from models import Detections
+
+        rows = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        b = np.array([r[1] for r in rows], np.float32).reshape(-1, 4)
+        ids = np.array([self.names.index(r[0]) for r in rows], np.int64)
+        return [Detections(b, np.full(len(rows), 0.9, np.float32), ids, self.names) for _ in images]
+
+
+def camera(**rules: float) -> CameraConfig:
+    return CameraConfig(camera_id="k1", detector="kitchen", detect_fps=2.0, zones=[
+        Zone(name="prep-1", kind="hat_required", polygon=[(50, 200), (400, 200), (400, 400), (50, 400)]),
+        Zone(name="bin-1", kind="bin", polygon=[(600, 150), (800, 150), (800, 400), (600, 400)])],
+        rules=KitchenRules.model_validate({"missing_chef_hat_after_s": 3.0, "uncovered_bin_after_s": 4.0, **rules}))
+
+
+def frames(n: int, fps: float = 10.0, moving: bool = True) -> list[Frame]:
+    out = []
+    for i in range(n):
+        luma = np.full((480, 960), 100, np.uint8)
+        if moving:
+            x = 60 + (i * 13) % 300
+            luma[300:340, x:x + 40] = 220  # something moving in the prep zone every frame
+        out.append(Frame(i, i / fps, luma))
+    return out
+
+
+def test_detector_samples_by_pts_and_raises_contract_events() -> None:
+    bare = [("person", (150, 150, 210, 340)), ("bare_head", (165, 150, 195, 185)), ("bin_open", (650, 180, 720, 300))]
+    model = Scripted([bare])
+    det = KitchenDetector("k1", camera(), model, stream_start=datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
+    events: list[dict[str, Any]] = []
+    for f in frames(100):  # 10 s at 10 fps, sampled at 2 per second
+        events += [e.to_json() for e in det.process(f)]
+    events += [e.to_json() for e in det.finish()]
+    assert det.samples == 20 and model.calls == 20
+    by_type = {e["type"]: e for e in events}
+    assert sorted(by_type) == ["missing_chef_hat", "uncovered_bin"] and len(events) == 2
+    hat = by_type["missing_chef_hat"]
+    # A track is confirmed on its second match, so the stay (and the dwell) begins at the second sample.
+    assert hat["zone"] == "prep-1" and hat["start"] == 0.5 and hat["end"] == 3.5
+    assert hat["boxes"] == [[150.0, 150.0, 210.0, 340.0]]
+    assert hat["started_at"] == "2026-11-22T10:00:00.500Z" and hat["camera_id"] == "k1"
+    assert hat["track"][0] == {"t": 0.5, "u": 180.0, "v": 330.5} and hat["headwear"] == "bare_head"
+    assert len(hat["track"]) == 7 and hat["person_track_id"] == 1 and hat["alarm_s"] == 3.5
+    assert 0.0 < hat["confidence"] <= 1.0 and "release" not in hat
+    binev = by_type["uncovered_bin"]
+    assert binev["zone"] == "bin-1" and (binev["start"], binev["end"]) == (0.0, 4.0)
+    assert binev["boxes"] == [[650.0, 180.0, 720.0, 300.0]]
+
+
+def test_detector_reuses_detections_while_nothing_moves() -> None:
+    model = Scripted([[("person", (150, 150, 210, 340)), ("chef_hat", (165, 140, 195, 185))]])
+    det = KitchenDetector("k1", camera(), model)
+    events = []
+    for f in frames(100, moving=False):
+        events += det.process(f)
+    assert events == [] and det.samples == 20
+    assert model.calls == 1  # samples 0.0 … 9.5 s: only the first ran the model (the 10-s refresh never came)
+
+
+def test_detector_person_using_the_bin_keeps_it_from_alarming() -> None:
+    using = [("person", (640, 120, 700, 300)), ("chef_hat", (655, 110, 685, 150)), ("bin_open", (700, 200, 770, 300))]
+    det = KitchenDetector("k1", camera(), Scripted([using]))
+    events = []
+    for f in frames(100):
+        events += det.process(f)
+    assert events == []
+
+
+def test_detector_without_model_needs_reference_bins_only() -> None:
+    with pytest.raises(ValueError, match="needs a detection model"):
+        KitchenDetector("k1", camera(), None)
+
+
+# --- model-free bin mode on a rendered clip ------------------------------------------------------------------
+
+
+def test_model_free_bin_mode_on_a_rendered_clip(tmp_path: Path) -> None:
+    """The uncovered-bin sample's kitchen (its lighting flicker included) with nobody in it: bin-2 opens at 1 s
+    and stays open, bin-1 opens at 1 s for 1.5 s. The reference is the same kitchen rendered with the bins
+    closed; no model runs. (On the generated benchmark clips people walking through bin zones restart the
+    dwell often: docs/benchmarks.md has the figures.)"""
+    import dataclasses
+
+    from edgewatch.scenes.kitchen import random_spec, render_scene
+
+    sample = json.loads((KITCHEN / "kitchen-uncovered-bin.truth.json").read_text())
+    spec = random_spec(sample["seed"], width=640, height=360, duration_s=9.0, fps=sample["fps"])
+    spec = dataclasses.replace(spec, staff=(), lid_events=(("bin-1", 1.0, True), ("bin-2", 1.0, True),
+                                                           ("bin-1", 2.5, False)))
+    paths = render_scene(spec, tmp_path, "empty-kitchen")
+    truth = json.loads(paths["truth"].read_text())
+    (violation,) = truth["violations"]
+    assert violation["zone"] == "bin-2"
+    ref = closed_reference(truth, tmp_path / "closed.jpg")
+    cam = load_camera(paths["camera"])
+    cam = cam.model_copy(update={"zones": [z.model_copy(update={"reference": ref}) for z in cam.zones
+                                           if z.kind == "bin"]})
+    det = KitchenDetector(cam.camera_id, cam, None)  # no model at all
+    container = open_video(paths["video"])
+    events = []
+    try:
+        for frame in decode_frames(container):
+            events += det.process(frame)
+    finally:
+        container.close()
+    (event,) = events
+    assert event.type == "uncovered_bin" and event.zone == "bin-2"
+    assert violation["alarm_s"] - 0.5 <= event.end <= violation["alarm_s"] + 1.0, (event.end, violation)
+
+
+def test_reference_comparison_ignores_a_lighting_change() -> None:
+    rng = np.random.default_rng(3)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (200, 300), dtype=np.uint8), (0, 0), 2)
+    scene = cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX)
+    mask = np.zeros((200, 300), np.uint8)
+    mask[40:160, 60:240] = 255
+    ref = BinReference(mask, scene)
+    dim = np.clip(scene.astype(float) * 0.55 + 20, 0, 255).astype(np.uint8)  # lamps dimmed, exposure shifted
+    assert ref.update(dim, 0.0)[0] is False
+    lid = dim.copy()
+    lid[45:110, 70:200] = cv2.GaussianBlur(rng.integers(0, 255, (65, 130), dtype=np.uint8), (0, 0), 2)
+    assert ref.update(lid, 0.5)[0] is True
+
+
+# --- camera file keys ----------------------------------------------------------------------------------------
+
+
+def test_camera_file_kitchen_keys(tmp_path: Path) -> None:
+    (tmp_path / "refs").mkdir()
+    (tmp_path / "cam.yaml").write_text(
+        "camera_id: k1\ndetector: kitchen\ndetect_fps: 4\nzones:\n"
+        "  - {name: bin-1, kind: bin, polygon: [[0, 0], [10, 0], [10, 10]], reference: refs/bin-1.png}\n")
+    cam = load_camera(tmp_path / "cam.yaml")
+    assert cam.detect_fps == 4.0 and cam.zones[0].reference == tmp_path / "refs" / "bin-1.png"
+    (tmp_path / "bad.yaml").write_text(
+        "camera_id: k1\ndetector: kitchen\nzones:\n"
+        "  - {name: p, kind: hat_required, polygon: [[0, 0], [10, 0], [10, 10]], reference: x.png}\n")
+    with pytest.raises(UserError, match=r"zones\.0: Value error, reference is for bin zones only"):
+        load_camera(tmp_path / "bad.yaml")
+
+
+def test_edge_yaml_accepts_kitchen_cameras_and_names_a_missing_model(tmp_path: Path) -> None:
+    from edge.runtime.config import load_edge_config
+
+    cv2.imwrite(str(tmp_path / "closed.png"), np.zeros((540, 960, 3), np.uint8))
+    head = "site: s1\nmqtt: {host: 127.0.0.1}\nspool: {dir: spool}\ncameras:\n"
+    model_free = ("  - {camera_id: k1, detector: kitchen, source: x.mp4, zones: [{name: bin-1, kind: bin, "
+                  "polygon: [[0, 0], [10, 0], [10, 10]], reference: closed.png}]}\n")
+    (tmp_path / "edge.yaml").write_text(head + model_free)
+    config = load_edge_config(tmp_path / "edge.yaml")
+    assert config.cameras[0].zones[0].reference == tmp_path / "closed.png"
+    with_model = ("  - {camera_id: k2, detector: kitchen, source: x.mp4, model: nowhere.onnx, zones: [{name: p, "
+                  "kind: hat_required, polygon: [[0, 0], [10, 0], [10, 10]]}]}\n")
+    (tmp_path / "edge.yaml").write_text(head + with_model)
+    with pytest.raises(UserError, match=r"camera k2: .*nowhere\.onnx: no such model file"):
+        load_edge_config(tmp_path / "edge.yaml")
