@@ -50,13 +50,17 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
         "analyze",
         help="analyse one video file offline, one JSON event per line on stdout",
         description="Run a detector over a recorded video and print one contract event JSON per line on "
-        "stdout; progress and logs go to stderr. Exit status 0 on success, 2 on bad input.",
+        "stdout; progress and logs go to stderr. Exit status 0 on success, 2 on bad input. The kitchen detector "
+        "(missing_chef_hat, uncovered_bin) needs a camera file with zones (see examples/kitchen-camera.yaml) "
+        "and runs its model (the camera's `model:`, else the shipped one) on one thread at `detect_fps`.",
     )
     p.add_argument("video", type=Path, help="video file (MP4, MKV, TS, …)")
     p.add_argument("--detector", choices=["falling", "kitchen"], default=None,
                    help="which detector (default: the camera file's, else falling)")
     p.add_argument("--calibration", type=Path, help="facade calibration YAML: adds the release floor and column")
-    p.add_argument("--camera", type=Path, help="camera YAML (camera_id, zones, pre/post roll, calibration)")
+    p.add_argument("--camera", type=Path,
+                   help="camera YAML (camera_id, pre/post roll; falling: calibration; kitchen: zones, rules, "
+                        "model, detect_fps)")
     p.add_argument("--clips", type=Path, metavar="DIR", help="also cut an evidence clip per event into DIR")
     p.add_argument("--jsonl", action="store_true", help="JSON lines on stdout (the only output format)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
