@@ -51,8 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("weights", type=Path, help="trained weights, e.g. runs/kitchen/weights/best.pt")
     e.add_argument("-o", "--out", type=Path, required=True, help="ONNX file to write")
-    e.add_argument("--imgsz", default="384x640",
-                   help="input HEIGHTxWIDTH, or one number for a square (default 384x640: 16:9 cameras)")
+    e.add_argument("--imgsz", help="input HEIGHTxWIDTH, or one number for a square (default: 16:9 as wide as "
+                   "the training images, e.g. 384x640 for 640, so objects keep their trained scale)")
     e.add_argument("--fixed-batch", action="store_true",
                    help="batch of 1 baked in (default: dynamic batch, so several frames run in one call)")
     e.add_argument("--opset", type=int, help="ONNX opset (default: Ultralytics' choice for the installed onnx)")
@@ -106,7 +106,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise UserError("--int8 needs --calibration-data DATA.yaml: images to calibrate the quantisation with")
     if args.int8_out is not None and not args.int8:
         raise UserError("--int8-out is for --int8 exports")
-    settings = ExportSettings(weights=args.weights, out=args.out, imgsz=_imgsz(args.imgsz),
+    settings = ExportSettings(weights=args.weights, out=args.out, imgsz=_imgsz(args.imgsz) if args.imgsz else None,
                               dynamic_batch=not args.fixed_batch, opset=args.opset, int8=args.int8,
                               calibration_data=args.calibration_data, calibration_images=args.calibration_images,
                               int8_out=args.int8_out, licence=args.licence)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ DEFAULT_LICENCE = ("AGPL-3.0: trained with Ultralytics YOLO, whose licence Ultra
 class ExportSettings:
     weights: Path
     out: Path
-    imgsz: tuple[int, int] = (384, 640)  # (height, width)
+    imgsz: tuple[int, int] | None = None  # (height, width); None: 16:9 at the training size
     dynamic_batch: bool = True
     opset: int | None = None
     int8: bool = False
@@ -38,6 +39,12 @@ class ExportSettings:
 def int8_path(out: Path) -> Path:
     """``models/kitchen-default.onnx`` -> ``models/kitchen-default-int8.onnx``."""
     return out.with_name(out.name.removesuffix(".onnx") + "-int8.onnx")
+
+
+def wide_input(train_imgsz: int) -> tuple[int, int]:
+    """(height, width) of a 16:9 input as wide as the training images: objects keep the scale they were
+    trained at, and no compute goes to padding. 416 -> (256, 416), 640 -> (384, 640)."""
+    return math.ceil(train_imgsz * 9 / 16 / 32) * 32, train_imgsz
 
 
 def _training_record(weights: Path, ckpt_args: dict[str, Any]) -> Training:
@@ -65,7 +72,8 @@ def export(settings: ExportSettings, command: str) -> list[Path]:
     if model.task != "detect":
         raise UserError(f"{settings.weights} is a {model.task} model; only detection models can be exported here")
     names = [str(model.names[i]) for i in range(len(model.names))]
-    h, w = settings.imgsz
+    ckpt_args = dict(getattr(model, "ckpt", {}).get("train_args", {}) or {})
+    h, w = settings.imgsz or wide_input(int(ckpt_args.get("imgsz") or 640))
     settings.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / settings.weights.name  # Ultralytics writes the .onnx beside the weights it loaded
@@ -77,7 +85,6 @@ def export(settings: ExportSettings, command: str) -> list[Path]:
         shutil.move(str(written), settings.out)
     opset = max((o.version for o in onnx.load(str(settings.out), load_external_data=False).opset_import
                  if o.domain in ("", "ai.onnx")), default=None)
-    ckpt_args = dict(getattr(model, "ckpt", {}).get("train_args", {}) or {})
     training = _training_record(settings.weights, ckpt_args)
     licence = settings.licence or DEFAULT_LICENCE
     paths = [settings.out]

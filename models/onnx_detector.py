@@ -69,12 +69,14 @@ class OnnxDetector:
     """Letterbox, batched inference, class-wise NMS, boxes mapped back to each image's pixels.
 
     ``conf``: minimum class score kept; ``iou``: NMS overlap above which the weaker box of a class goes;
-    ``threads``: onnxruntime intra-op threads (1 per camera worker on an edge box). A manifest beside the model
+    ``threads``: onnxruntime intra-op threads (1 per camera worker on an edge box); ``input_size`` (width,
+    height, multiples of 32): run a model with dynamic height and width at another size than it was exported
+    for (speed against accuracy), instead of its own. A manifest beside the model
     (``NAME.manifest.json``) is verified first: file name, size, SHA-256, classes and input size.
     """
 
     def __init__(self, path: Path | str, conf: float = 0.25, iou: float = 0.45, threads: int = 1,
-                 max_det: int = 300) -> None:
+                 max_det: int = 300, input_size: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise UserError(f"model file {self.path} not found")
@@ -128,6 +130,11 @@ class OnnxDetector:
                             f"{len(names)} classes; only detection models (YOLOv5u/v8/11 head) are supported")
         if self.manifest is not None:
             verify_model_facts(self.path, self.manifest, where, self.names, self.input_size)
+        if input_size is not None and tuple(input_size) != self.input_size:
+            if isinstance(shape[2], int) or input_size[0] % 32 or input_size[1] % 32:
+                raise UserError(f"{self.path}: cannot run at {input_size[0]}x{input_size[1]}: the model's input "
+                                f"size is fixed, or the size is not a multiple of 32")
+            self.input_size = (int(input_size[0]), int(input_size[1]))
         log.info("%s: %d classes, input %dx%d, batch %s", self.path.name, len(self.names), *self.input_size,
                  self.fixed_batch or "dynamic")
 

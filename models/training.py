@@ -114,13 +114,24 @@ def train(settings: TrainSettings, command: str | None = None) -> Path:
     best = save_dir / "weights" / "best.pt"
     if not best.is_file():
         best = save_dir / "weights" / "last.pt"
+    command = command or shlex.join(["edgewatch", "train", *sys.argv[2:]])
+    architecture = (f"{settings.model} (from scratch)" if settings.model.endswith((".yaml", ".yml"))
+                    else settings.model)
+    epochs = settings.epochs
+    parent = Path(settings.model).resolve().parent.parent / TRAIN_RECORD
+    if settings.model.endswith(".pt") and parent.is_file():
+        # Continued from weights of an earlier `edgewatch train`: the record keeps the whole chain of commands.
+        earlier = json.loads(parent.read_text())
+        command = f"{earlier['command']} && {command}"
+        architecture = f"{earlier['architecture']}, continued from {settings.model}"
+        epochs += int(earlier["epochs"])
+        wall_s += float(earlier.get("wall_time_s") or 0.0)
     record = {
-        "command": command or shlex.join(["edgewatch", "train", *sys.argv[2:]]),
+        "command": command,
         "data": str(data.get("description") or f"YOLO data set {settings.data}"),
         "data_command": data.get("generated_by"),
-        "architecture": (f"{settings.model} (from scratch)" if settings.model.endswith((".yaml", ".yml"))
-                         else settings.model),
-        "epochs": settings.epochs,
+        "architecture": architecture,
+        "epochs": epochs,
         "imgsz": settings.imgsz,
         "images_train": round(count_images(settings.data, data, "train") * settings.fraction),
         "images_val": count_images(settings.data, data, "val"),
