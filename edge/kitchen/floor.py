@@ -15,7 +15,8 @@ when the box regains ``recover_frac`` of that height (the legs are back in view)
 A person who comes into view already behind a counter has no whole box to remember, so the camera also learns
 how tall a whole person looks where their head is: a least-squares plane ``h ≈ a + b·top + c·u`` over recent
 whole boxes (on a flat floor seen by a pinhole camera, a standing person's image height is close to linear in
-the image row of their head), refitted without the boxes far below it (hidden legs that slipped in). A box
+the image row of their head), refitted without the boxes far below it (hidden legs that slipped in), used only
+when whole boxes fit it (median deviation ≤ 10 %) and only for heads within the span it was fitted on. A box
 shorter than ``short_frac`` of that prediction is taken as cut by something in front, and its feet are placed
 at ``top + predicted height``.
 """
@@ -58,6 +59,8 @@ class PersonHeights:
         self.params = params
         self._rows: list[tuple[float, float, float]] = []
         self._coef: np.ndarray | None = None
+        self._top_range = (0.0, 0.0)
+        self._u_range = (0.0, 0.0)
         self._since_fit = 0
 
     def add(self, u: float, top: float, h: float) -> None:
@@ -79,10 +82,21 @@ class PersonHeights:
                 return
             coef, *_ = np.linalg.lstsq(X[keep], h[keep], rcond=None)
             keep = h >= 0.85 * (X @ coef)
+        rel = h[keep] / np.maximum(X[keep] @ coef, 1.0)
+        if keep.sum() < 10 or float(np.median(np.abs(rel - 1.0))) > 0.1:
+            self._coef = None  # whole people do not fit a plane here (yet): do not guess
+            return
         self._coef = coef
+        self._top_range = (float(data[keep, 1].min()), float(data[keep, 1].max()))
+        self._u_range = (float(data[keep, 0].min()), float(data[keep, 0].max()))
 
     def predict(self, u: float, top: float) -> float | None:
+        """The whole-person height for a head at (u, top), only inside the span of heads the fit has seen
+        (extrapolating the plane guesses)."""
         if self._coef is None:
+            return None
+        (t0, t1), (u0, u1) = self._top_range, self._u_range
+        if not (t0 <= top <= t1 and u0 <= u <= u1):
             return None
         return float(self._coef[0] + self._coef[1] * top + self._coef[2] * u)
 
