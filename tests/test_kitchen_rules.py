@@ -98,9 +98,21 @@ def test_hat_stepping_out_shorter_than_the_grace_is_the_same_stay() -> None:
 
 
 def test_hat_track_lost_for_good_ends_the_stay() -> None:
-    rule = MissingHatRule(after_s=3.0)
-    script = [(t, [person()]) for t in samples(0.0, 2.0)] + [(2.5, [])] + [(t, [person()]) for t in samples(3.0, 8.0)]
-    assert run_hat(rule, script) == [(3.0, 6.0, 1)]  # absent from the tracker = gone: a new stay began at 3.0
+    rule = MissingHatRule(after_s=3.0, inherit_s=3.0)
+    script = ([(t, [person()]) for t in samples(0.0, 2.0)] + [(t, []) for t in samples(2.5, 5.5)]
+              + [(t, [person(2)]) for t in samples(6.0, 10.0)])
+    assert run_hat(rule, script) == [(6.0, 9.0, 2)]  # gone longer than inherit_s: a new stay began at 6.0
+
+
+def test_hat_person_refound_under_a_new_id_keeps_their_stay() -> None:
+    rule = MissingHatRule(after_s=3.0, inherit_s=3.0)
+    script = ([(t, [person(1)]) for t in samples(0.0, 4.0)] + [(4.5, [])]
+              + [(t, [person(7)]) for t in samples(5.0, 12.0)])
+    # Track 1 raised at 3.0 and was lost; track 7 appears where it was: the same stay, no second event.
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]
+    rule = MissingHatRule(after_s=3.0, inherit_s=3.0)
+    script = [(t, [person(1)]) for t in samples(0.0, 2.0)] + [(t, [person(7)]) for t in samples(2.5, 6.0)]
+    assert run_hat(rule, script) == [(0.0, 3.0, 7)]  # the dwell carried over too
 
 
 def test_hat_condition_timed_from_when_it_was_first_seen() -> None:
@@ -326,7 +338,7 @@ def test_detector_reuses_detections_while_nothing_moves() -> None:
     for f in frames(100, moving=False):
         events += det.process(f)
     assert events == [] and det.samples == 20
-    assert model.calls == 1  # samples 0.0 … 9.5 s: only the first ran the model (the 10-s refresh never came)
+    assert model.calls == 5  # 20 samples, the model only at the 2-s refresh: 0, 2, 4, 6, 8 s
 
 
 def test_detector_person_using_the_bin_keeps_it_from_alarming() -> None:

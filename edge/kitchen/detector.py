@@ -124,6 +124,7 @@ class KitchenDetector:
         self.tracker = PersonTracker(self.params.tracker)
         self._floor = FloorPoints(self.params.floor)
         self._floor_uv: dict[int, tuple[float, float]] = {}
+        self._in_hat_zone: dict[int, bool] = {}
         self._zones: list[ZoneShape] = []
         self._gate: MotionGate | None = None
         self._refs: dict[str, BinReference] = {}
@@ -169,7 +170,8 @@ class KitchenDetector:
         if self._next_sample_s <= t:
             self._next_sample_s = t + self.period_s
         self.samples += 1
-        if self.model is not None and self._gate.moved(frame.luma, t):
+        moved = self._gate.moved(frame.luma, t)
+        if self.model is not None and (moved or self._unresolved()):
             out = self.model.detect([frame.bgr()])[0]
             self._dets = SceneDetections.from_model(out, self.model.names)
             self._gate.ran(t)
@@ -178,6 +180,11 @@ class KitchenDetector:
 
     def finish(self) -> list[Event]:
         return []
+
+    def _unresolved(self) -> bool:
+        """A person in view whose hat state is still unknown: look again rather than reuse a miss."""
+        return any(tr.confirmed and tr.track_id not in self._votes and self._in_hat_zone.get(tr.track_id, False)
+                   for tr in self.tracker.tracks)
 
     # --- one sample ------------------------------------------------------------------------------------------
 
@@ -204,6 +211,7 @@ class KitchenDetector:
         bin_zones = [z for z in self._zones if z.kind == "bin"]
         floor = np.array([self._floor_uv[tr.track_id] for tr in tracks]).reshape(-1, 2)
         inside = {z.name: z.contains(floor) for z in (*hat_zones, *bin_zones)}
+        self._in_hat_zone = {tr.track_id: any(inside[z.name][k] for z in hat_zones) for k, tr in enumerate(tracks)}
         people = []
         for k, tr in enumerate(tracks):
             seen = self._votes.get(tr.track_id)

@@ -80,23 +80,40 @@ class _Stay:
 
 
 class MissingHatRule:
-    def __init__(self, after_s: float, leave_grace_s: float = 0.75, max_points: int = 400) -> None:
+    """See the module docstring. A track the tracker gave up on while it was in a zone leaves its stay behind for
+    ``inherit_s``: a new track that appears in that zone within half a person's height of where it was takes the
+    stay over (the same person, re-found under a new id), so a lost-and-refound track does not raise twice."""
+
+    def __init__(self, after_s: float, leave_grace_s: float = 0.75, max_points: int = 400,
+                 inherit_s: float = 3.0) -> None:
         self.after_s = after_s
         self.leave_grace_s = leave_grace_s
         self.max_points = max_points
+        self.inherit_s = inherit_s
         self._stays: dict[tuple[int, str], _Stay] = {}
+        self._where: dict[int, tuple[float, float, float]] = {}
+        """Last seen floor point and box height of each track."""
+        self._orphans: list[tuple[str, float, tuple[float, float, float], _Stay]] = []
+        """(zone, time lost, (u, v, height), stay) of tracks lost while in a zone."""
 
     def update(self, t_s: float, people: list[PersonSample]) -> list[Alarm]:
         """``people``: every track the tracker still holds (visible or not). Tracks absent here are gone."""
         alarms: list[Alarm] = []
         alive = {p.track_id for p in people}
         for key in [k for k in self._stays if k[0] not in alive]:
+            where = self._where.get(key[0])
+            if where is not None:
+                self._orphans.append((key[1], t_s, where, self._stays[key]))
             del self._stays[key]
+        self._where = {k: v for k, v in self._where.items() if k in alive}
+        self._orphans = [o for o in self._orphans if t_s - o[1] <= self.inherit_s]
         for p in people:
+            if p.visible:
+                self._where[p.track_id] = (*p.floor_uv, float(p.box[3] - p.box[1]))
             for zone in p.zones if p.visible else ():
                 stay = self._stays.get((p.track_id, zone))
                 if stay is None:
-                    stay = self._stays[(p.track_id, zone)] = _Stay(t_s, t_s)
+                    stay = self._stays[(p.track_id, zone)] = self._adopt(zone, p) or _Stay(t_s, t_s)
                 stay.last_in_s = t_s
             for (tid, zone), stay in list(self._stays.items()):
                 if tid != p.track_id:
@@ -122,6 +139,18 @@ class MissingHatRule:
                                         [pt for pt in stay.points if pt[0] >= stay.cond_since],
                                         {"headwear": p.headwear, "stay_entered_s": round(stay.entered_s, 3)}))
         return alarms
+
+
+    def _adopt(self, zone: str, p: PersonSample) -> _Stay | None:
+        """The stay of a track lost nearby in this zone, if any (the nearest); removed from the orphans."""
+        best, best_d = None, float("inf")
+        for i, (z, _, (u, v, h), _stay) in enumerate(self._orphans):
+            d = float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v))
+            if z == zone and d <= 0.5 * max(h, 1.0) and d < best_d:
+                best, best_d = i, d
+        if best is None:
+            return None
+        return self._orphans.pop(best)[3]
 
 
 @dataclass
