@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import sys
 import time
@@ -158,6 +159,23 @@ class TruthBoxes:
         return [self._Detections(boxes, np.full(len(objs), 0.9, np.float32), ids, self.names) for _ in images]
 
 
+class _RunCounts(logging.Handler):
+    """Collects analyze's closing log line of a kitchen run: (samples, model runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.samples = 0
+        self.runs = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "model ran on" in str(record.msg) and isinstance(record.args, tuple):
+            self.samples += int(str(record.args[3]))
+            self.runs += int(str(record.args[5]))
+
+
+RUN_COUNTS = _RunCounts()
+
+
 def run_clip(truth_path: Path, model: Any, oracle: bool, free_bins: bool,
              detect_fps: float | None = None) -> tuple[list[dict[str, Any]], float, float]:
     """(events as JSON, CPU seconds, video seconds) of one clip."""
@@ -242,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="list missed and false events")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
+    analyze_log = logging.getLogger("edge.analyze")
+    analyze_log.setLevel(logging.INFO)
+    analyze_log.addHandler(RUN_COUNTS)
     width, height = (int(x) for x in args.size.split("x"))
     truths = clip_set(args.seed, args.clips, width, height, args.seconds)
     model = None
@@ -257,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     for mode, free in modes:
         total = {"missing_chef_hat": Score(), "uncovered_bin": Score()}
         cpu = video = 0.0
+        RUN_COUNTS.samples = RUN_COUNTS.runs = 0
         for k, tp in enumerate(truths):
             truth = json.loads(tp.read_text())
             events, c, v = run_clip(tp, model, args.oracle, free, args.detect_fps)
@@ -277,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
                                if not (free and kind == "missing_chef_hat")}
         res["all"] = both.summary()
         res["cpu_share"] = round(cpu / video, 3)
+        if RUN_COUNTS.samples:
+            res["samples_per_s"] = round(RUN_COUNTS.samples / video, 2)
+            res["model_runs_per_s"] = round(RUN_COUNTS.runs / video, 2)
         if args.verbose:
             res["missed"] = both.missed
             res["false"] = both.false_events
