@@ -394,3 +394,45 @@ def test_crashed_worker_is_restarted_with_backoff(tmp_path: Path, mosquitto: Mos
     assert delays[1] > delays[0]  # exponential back-off
     assert edge.stop() == 0
     assert "Traceback" not in edge.log()
+
+
+@pytest.mark.timeout(120)
+def test_kitchen_camera_event_arrives_with_its_clip_and_boxes(tmp_path: Path, mosquitto: MosquittoBroker,
+                                                              server: FakeServer, edges: list[EdgeProcess]) -> None:
+    """A kitchen camera in the worker: a rendered empty kitchen whose bin opens at 0.5 s and stays open, watched
+    in the model-free bin mode (a reference image, no model), gives one uncovered_bin event with its clip."""
+    import dataclasses
+
+    import cv2
+
+    from edgewatch.scenes.kitchen import make_renderer, random_spec, render_scene
+
+    spec = random_spec(11, width=480, height=270, duration_s=8.0)
+    first = spec.layout.bins[0].name
+    spec = dataclasses.replace(spec, staff=(), lid_events=((first, 0.5, True),))
+    paths = render_scene(spec, tmp_path, "kitchen")
+    image, _ = make_renderer(spec).render(0.0, [], {b.name: 0.0 for b in spec.layout.bins}, 0, with_people=False)
+    cv2.imwrite(str(tmp_path / "closed.png"), image)
+    cam = yaml.safe_load(paths["camera"].read_text())
+    zones = [{**z, "reference": str(tmp_path / "closed.png")} for z in cam["zones"] if z["name"] == first]
+    config = edge_config(tmp_path, mosquitto.port, {})
+    config["cameras"] = [{"camera_id": "cam1", "detector": "kitchen", "source": str(paths["video"]),
+                          "replay": "fast", "zones": zones, "rules": {"uncovered_bin_after_s": 3.0},
+                          "pre_roll_s": 1, "post_roll_s": 1}]
+    edge = EdgeProcess(config, tmp_path)
+    edges.append(edge)
+    server.wait(lambda: bool(server.stored), 60, "a kitchen event with its clip")
+    event_id, clip = next(iter(server.stored.items()))
+    event = server.events[event_id]
+    assert event["type"] == "uncovered_bin" and event["zone"] == first and event["camera_id"] == "cam1"
+    assert 3.0 <= event["end"] - event["start"] <= 3.6 and len(event["boxes"]) == 1
+    assert event["overlay"]["boxes"] == event["boxes"] and event["overlay"]["zone"] == first
+    assert event["clip"]["sha256"] == hashlib.sha256(clip).hexdigest()
+    with av.open(io.BytesIO(clip)) as c:
+        s = c.streams.video[0]
+        last = max(float(f.pts * s.time_base) for f in c.decode(s))
+    assert event["overlay"]["clip_start_media_s"] <= max(0.0, event["start"] - 1) + 0.04
+    assert event["overlay"]["clip_start_media_s"] + last >= event["end"] + 1 - 0.04 - 1e-6
+    edge.stop()
+    no_crash(edge)
+    assert len(server.stored) == 1
