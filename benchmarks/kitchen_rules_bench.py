@@ -231,6 +231,49 @@ def closed_reference(truth: dict[str, Any], out: Path) -> Path:
     return out
 
 
+def floor_point_agreement(truth_paths: list[Path]) -> dict[str, Any]:
+    """How often a person's floor point falls in the same hat-required zones as the truth's ``floor_uv``, for
+    three estimates on the truth's own boxes at 3 samples/s: the box's bottom centre, the bottom centre raised
+    5 % of the height, and :class:`edge.kitchen.floor.FloorPoints` (which also handles legs hidden by counters).
+    Persons whose box touches the image border are left out (their feet may be outside the picture)."""
+    from edge.config import load_camera
+    from edge.kitchen.floor import FloorPoints
+    from edge.kitchen.zones import scaled_zones
+
+    agree = {"bottom_centre": 0, "raised_5pc": 0, "floor_points": 0}
+    total = hidden = 0
+    agree_hidden = dict.fromkeys(agree, 0)
+    for tp in truth_paths:
+        truth = json.loads(tp.read_text())
+        w, h = truth["image_size"]
+        zones = [z for z in scaled_zones(load_camera(tp.parent / truth["camera"]).zones, w, h, None)
+                 if z.kind == "hat_required"]
+        fp = FloorPoints(image_height=h)
+        step = round(truth["fps"] / 3)
+        for i in range(0, len(truth["frames"]), step):
+            t = i / truth["fps"]
+            for o in truth["frames"][i]["objects"]:
+                if o["label"] != "person":
+                    continue
+                x1, y1, x2, y2 = o["box"]
+                ours = fp.point(o["track_id"], np.array(o["box"], float), t)
+                if x1 <= 0 or y1 <= 0 or x2 >= w or y2 >= h:
+                    continue
+                cands = {"bottom_centre": ((x1 + x2) / 2, y2), "raised_5pc": ((x1 + x2) / 2, y2 - 0.05 * (y2 - y1)),
+                         "floor_points": ours}
+                want = {z.name for z in zones if z.contains(np.array([o["floor_uv"]]))[0]}
+                total += 1
+                occluded = o["visible"] < 0.9
+                hidden += occluded
+                for k, uv in cands.items():
+                    ok = {z.name for z in zones if z.contains(np.array([uv]))[0]} == want
+                    agree[k] += ok
+                    agree_hidden[k] += ok and occluded
+    return {"persons": total, "partly_hidden": hidden,
+            "agreement": {k: round(v / max(total, 1), 4) for k, v in agree.items()},
+            "agreement_partly_hidden": {k: round(v / max(hidden, 1), 4) for k, v in agree_hidden.items()}}
+
+
 def decode_share(truth_path: Path) -> float:
     """CPU seconds per video second of decoding alone (the floor under any detector)."""
     from edge.frames import decode_frames, open_video
@@ -256,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detect-fps", type=float, default=None, help="override the camera files' rate")
     ap.add_argument("--oracle", action="store_true", help="the truth's boxes instead of a model (rules only)")
     ap.add_argument("--free-bins", action="store_true", help="also run the model-free bin mode")
+    ap.add_argument("--floor-points", action="store_true",
+                    help="also: zone agreement of floor-point estimates with the truth's floor points")
     ap.add_argument("--json", type=Path, help="write the figures here too")
     ap.add_argument("-v", "--verbose", action="store_true", help="list missed and false events")
     args = ap.parse_args(argv)
@@ -306,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             res["missed"] = both.missed
             res["false"] = both.false_events
         report[mode] = res
+    if args.floor_points:
+        report["floor_points"] = floor_point_agreement(truths)
     report["decode_only_cpu_share"] = round(statistics.mean(decode_share(tp) for tp in truths[:4]), 3)
     text = json.dumps(report, indent=1)
     print(text)
