@@ -132,6 +132,11 @@ class MotionDetector:
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
         self._threshold_map: np.ndarray | None = None
+        self._cell_threshold: tuple[int, np.ndarray] | None = None  # (T, threshold map + T), see _active_cells
+        self._small_cur: np.ndarray | None = None  # this frame at shake resolution, if a shake check made it
+        self._small_prev: np.ndarray | None = None  # …and the newest stored frame's
+        # One row of a g×g block is one machine word when g is 1, 2, 4 or 8 bytes wide (see _active_cells).
+        self._block_row_dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(g)
         self._noise_sigma = 0.0
         self._frames_seen = 0
         self.status = FrameStatus()
@@ -146,6 +151,7 @@ class MotionDetector:
         x0, y0, x1, y1 = self.roi
         cur = np.ascontiguousarray(luma[y0:y1, x0:x1])
         self.status = FrameStatus()
+        self._small_cur = None
         self._frames_seen += 1
         if len(self._prev) < 2:
             self._remember(cur)
@@ -162,25 +168,26 @@ class MotionDetector:
 
         if frac > self.params.shake_check_fraction:
             # Many cells at once: a shake (compensate and look again) or a lighting change (skip the frame).
-            compensated = self._compensate_shake(cur)
-            if compensated is None and frac > self.params.global_change_fraction:
+            shift = self._measure_shake(cur)
+            if shift is None and frac > self.params.global_change_fraction:
                 self.status.skipped = "lighting"
                 self._remember(cur)
                 return Candidates.empty()
-            if compensated is not None:
-                stored = self._prev
-                prev1, prev2_c = compensated
-                d1_c = cv2.absdiff(cur, prev1)
+            if shift is not None:
+                prev1_c = self._shifted(self._prev[-1], shift)
+                d1_c = cv2.absdiff(cur, prev1_c)
                 active_c, frac_c = self._active_cells(d1_c)
-                if frac_c < 0.5 * frac:  # the shift explained the change: keep the aligned frames
-                    self._prev = [prev2_c, prev1]
-                    d1, active, frac, prev2 = d1_c, active_c, frac_c, prev2_c
-                else:  # a spurious correlation peak (flicker, texture): keep the frames as they were
-                    self._prev = stored
+                aligned = frac_c < 0.5 * frac
+                if aligned:  # the shift explained the change: keep the aligned frame
+                    # (else a spurious correlation peak from flicker or texture: keep the frames as they were)
+                    self._prev[-1] = prev1_c
+                    d1, active, frac = d1_c, active_c, frac_c
                 if frac > self.params.global_change_fraction:
                     self.status.skipped = "shake"
                     self._remember(cur)
                     return Candidates.empty()
+                if aligned:  # only now is the frame before last needed (by _measure): a warp saved otherwise
+                    prev2 = self._shifted(prev2, shift)
 
         self._update_busy(active)
         active &= ~self._busy_mask
@@ -199,6 +206,7 @@ class MotionDetector:
         self._prev.append(roi_frame)
         if len(self._prev) > 2:
             self._prev.pop(0)
+        self._small_prev = self._small_cur  # a shake check on the next frame reuses it
 
     def _refresh_threshold_map(self, cur: np.ndarray) -> None:
         """Per-pixel extra threshold from the scene's local gradient (dilated: sway moves edges ±1 px)."""
@@ -208,6 +216,7 @@ class MotionDetector:
         grad = cv2.dilate(grad, np.ones((3, 3), np.uint8))
         extra = cv2.convertScaleAbs(grad, alpha=self.params.edge_gain)
         self._threshold_map = cv2.max(extra, self._unwatched)  # 255 where unwatched: never exceeded
+        self._cell_threshold = None
 
     def _update_noise(self, d1: np.ndarray) -> None:
         """Robust spread of the frame difference: median(|d|)/0.6745 on a sparse sample of pixels."""
@@ -224,15 +233,29 @@ class MotionDetector:
     def _active_cells(self, d1: np.ndarray) -> tuple[np.ndarray, float]:
         """Grid cells holding at least one pixel whose change exceeds noise + edge allowance.
 
-        ``max over each g×g block`` is a dilation anchored at the block's corner sampled at every g-th pixel:
-        two cheap full-resolution passes, and the noise threshold is applied on the small grid.
+        ``D1 > allowance + T`` is one saturating subtraction of a map that holds both (rebuilt only when the
+        rounded noise threshold T or the gradient map changes; 255 stays "never"). "Any pixel of a g×g block"
+        then needs no full-resolution pass of its own: the maximum over each block's g rows (g − 1 passes over
+        1/g of the rows), and since the ROI is a whole number of cells wide, with g = 4 each block's row of
+        maxima is one 32-bit word, non-zero exactly when the block is active. Cell sizes other than 1, 2, 4
+        or 8 take a dilation anchored at the block's corner, sampled every g-th pixel.
         """
         assert self._threshold_map is not None
         g = self.params.cell_px
-        excess = cv2.subtract(d1, self._threshold_map)  # saturating: 0 where below the edge allowance
-        block_max = cv2.dilate(excess, self._block_kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-        cells = (block_max[::g, ::g] > round(self._noise_threshold())) & self._cell_watched
-        return cells, float(cells.sum()) / self._n_watched_cells
+        t = round(self._noise_threshold())
+        if self._cell_threshold is None or self._cell_threshold[0] != t:
+            self._cell_threshold = (t, cv2.add(self._threshold_map, t))  # saturating
+        excess = cv2.subtract(d1, self._cell_threshold[1])  # saturating: > 0 exactly where D1 > allowance + T
+        if self._block_row_dtype is not None:
+            rows = cv2.max(excess[0::g], excess[1::g]) if g > 1 else excess.copy()
+            for i in range(2, g):
+                cv2.max(rows, excess[i::g], dst=rows)
+            cells = rows.view(self._block_row_dtype) != 0
+        else:
+            block_max = cv2.dilate(excess, self._block_kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+            cells = block_max[::g, ::g] > 0
+        cells &= self._cell_watched
+        return cells, float(np.count_nonzero(cells)) / self._n_watched_cells
 
     def _update_busy(self, active: np.ndarray) -> None:
         p = self.params
@@ -247,24 +270,31 @@ class MotionDetector:
         self._busy_mask = cv2.dilate(busy.view(np.uint8), self._cell_kernel).view(bool)
         self.status.busy_fraction = float(np.count_nonzero(self._busy_mask)) / self._busy_mask.size
 
-    def _compensate_shake(self, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Measure the global shift against the previous frame; the two stored frames warped onto the current.
+    def _measure_shake(self, cur: np.ndarray) -> np.ndarray | None:
+        """The global shift of the current frame against the previous one, as a 2×3 translation matrix.
 
-        Returns None when the change is not a shift (lighting, exposure).
+        Measured by phase correlation at quarter resolution (the previous frame's copy at that resolution is
+        reused when its own shake check made it). Returns None when the change is not a shift (lighting,
+        exposure).
         """
         small = (cur.shape[1] // 4, cur.shape[0] // 4)
-        a = cv2.resize(self._prev[-1], small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        a = self._small_prev
+        if a is None:
+            a = cv2.resize(self._prev[-1], small, interpolation=cv2.INTER_AREA).astype(np.float32)
         b = cv2.resize(cur, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        self._small_cur = b
         (dx, dy), response = cv2.phaseCorrelate(a, b)
         dx, dy = 4.0 * dx, 4.0 * dy
         self.status.shift_px = (dx, dy)
         if response < 0.2 or np.hypot(dx, dy) < self.params.shake_min_px:
             return None
-        m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
-        size = (cur.shape[1], cur.shape[0])
-        warped = [cv2.warpAffine(f, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                  for f in self._prev]
-        return warped[-1], warped[-2]
+        return np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+
+    @staticmethod
+    def _shifted(frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """A stored frame warped onto the current one."""
+        size = (frame.shape[1], frame.shape[0])
+        return cv2.warpAffine(frame, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _measure(self, active: np.ndarray, cur: np.ndarray, d1: np.ndarray, prev2: np.ndarray) -> Candidates:
         """Group active cells into blobs and measure each at full resolution, all blobs at once.
@@ -275,13 +305,14 @@ class MotionDetector:
         (a few hundred blocks of g×g, not the frame), and centroid, area, contrast and streak length come from
         weighted moments accumulated per blob with ``bincount``.
         """
-        n, labels = cv2.connectedComponents(active.astype(np.uint8), connectivity=8)
-        if n <= 1:
+        cell_idx = np.flatnonzero(active)  # (2-D np.nonzero is many times slower on this grid)
+        if cell_idx.size == 0:
             return Candidates.empty()
+        n, labels = cv2.connectedComponents(active.view(np.uint8), connectivity=8)
         assert self._threshold_map is not None
         g = self.params.cell_px
-        cy, cx = np.nonzero(labels)
-        lab_cells = labels[cy, cx]
+        cy, cx = np.divmod(cell_idx, active.shape[1])
+        lab_cells = labels.ravel()[cell_idx]
 
         def blocks(img: np.ndarray) -> np.ndarray:  # (K, g, g) views of the active cells' pixels
             h, w = img.shape
