@@ -94,13 +94,19 @@ def train(settings: TrainSettings, command: str | None = None) -> Path:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     run_dir = settings.out.resolve()
+    from_weights = settings.model.endswith(".pt")
+    if from_weights and not Path(settings.model).is_file():
+        raise UserError(f"--model {settings.model}: no such weights file (nothing is downloaded; give a local "
+                        f".pt or a model YAML such as yolo11n.yaml)")
     model = ultralytics.YOLO(settings.model)
     started = time.monotonic()
     model.train(
         data=str(settings.data.resolve()), epochs=settings.epochs, imgsz=settings.imgsz, batch=settings.batch,
         workers=settings.workers, device=settings.device, seed=settings.seed, deterministic=True,
         project=str(run_dir.parent), name=run_dir.name, exist_ok=True,
-        pretrained=False,  # never fetch weights: from scratch unless settings.model is a local .pt
+        # From a model YAML: from scratch, never fetching weights. From a local .pt: those weights (Ultralytics
+        # 8.4 discards them and starts from scratch when pretrained=False).
+        pretrained=from_weights,
         amp=False,  # the AMP self-check downloads yolo11n.pt; CPU training has no AMP anyway
         plots=False, patience=settings.patience, cache=settings.cache, mosaic=settings.mosaic,
         close_mosaic=settings.close_mosaic, nbs=settings.nbs, warmup_epochs=settings.warmup_epochs,
