@@ -254,6 +254,7 @@ def test_train_export_load_round_trip(tmp_path: Path) -> None:
         done = subprocess.run([str(exe), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, f"edgewatch {args[0]} failed:\n{done.stderr[-3000:]}"
+        assert "Downloading" not in done.stderr, "Ultralytics tried to download something"
         return done.stdout
 
     run("generate", "kitchen-dataset", "--out", "ds", "--count", "12", "--seed", "3", "--imgsz", "128",
