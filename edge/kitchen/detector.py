@@ -29,7 +29,7 @@ from edge.kitchen.bin_reference import BinReference, ReferenceParams, read_refer
 from edge.kitchen.detections import BIN_CLASSES, HEAD_CLASSES, PERSON, BoxDetector, SceneDetections
 from edge.kitchen.floor import FloorParams, FloorPoints
 from edge.kitchen.gate import GateParams, MotionGate, watch_mask
-from edge.kitchen.heads import HatVote, HeadParams, assign_heads
+from edge.kitchen.heads import HatVote, HeadParams, assign_heads, head_observation
 from edge.kitchen.rules import Alarm, BinSample, MissingHatRule, PersonSample, UncoveredBinRule
 from edge.kitchen.tracker import PersonTracker, TrackerParams
 from edge.kitchen.zones import ZoneShape, scaled_zones
@@ -44,7 +44,7 @@ class KitchenParams:
     heads: HeadParams = field(default_factory=HeadParams)
     reference: ReferenceParams = field(default_factory=ReferenceParams)
     floor: FloorParams = field(default_factory=FloorParams)
-    bin_min_score: float = 0.35
+    bin_min_score: float = 0.25
     bin_window: int = 3
     """Bin observations a bin's open/closed state is voted from."""
     leave_grace_s: float = 0.75
@@ -199,7 +199,8 @@ class KitchenDetector:
             heads = assign_heads(np.array([tr.box for tr in matched]), dets.heads, p.heads)
             for i, hi in heads.items():
                 vote = self._votes.setdefault(matched[i].track_id, HatVote(p.heads.window))
-                vote.add(str(dets.heads.labels[hi]), float(dets.heads.scores[hi]), t)
+                label, score, against = head_observation(dets.heads, hi)
+                vote.add(label, score, t, against)
         for tr in matched:
             self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t)
         tracks = [tr for tr in self.tracker.tracks if tr.confirmed]

@@ -6,6 +6,10 @@ between a little above the person's top and ``top_frac`` of the person's height 
 persons (people overlap in a busy kitchen) the pairing maximises the share of the head box inside each
 person's top part (Hungarian assignment, one head per person).
 
+A detector often boxes one head twice, once per class it hesitates between (NMS is per class): the
+observation of a head is then the best score of each kind among the head boxes on it (IoU ≥ 0.5), so a bare
+head at 0.45 that also scored chef_hat 0.29 counts as bare with 0.29 against.
+
 A detector misses or misreads a head now and then, so a person's hat state is the score-weighted vote of their
 last ``window`` head observations; a sample with no head (turned away, occluded) leaves the state as it was.
 """
@@ -26,7 +30,7 @@ HatState = Literal["hat", "no_hat"]
 
 @dataclass(frozen=True)
 class HeadParams:
-    min_score: float = 0.3
+    min_score: float = 0.2
     top_frac: float = 0.35
     """The head lies in this top fraction of the person box."""
     above_frac: float = 0.08
@@ -57,6 +61,23 @@ def assign_heads(persons: np.ndarray, heads: Boxes, params: HeadParams) -> dict[
     return {int(r): int(keep[c]) for r, c in zip(rows, cols, strict=True) if share[r, c] >= params.min_share}
 
 
+def head_observation(heads: Boxes, index: int, same_head_iou: float = 0.5) -> tuple[str, float, float]:
+    """(label, its score, best score of the other kind) for the head box ``index``, pooling the head boxes of
+    other classes that cover the same head. The label is ``chef_hat`` or the better of the non-compliant ones."""
+    from edge.kitchen.detections import box_iou
+
+    same = box_iou(heads.xyxy[index:index + 1], heads.xyxy)[0] >= same_head_iou
+    same[index] = True
+    hat = heads.scores[same & (heads.labels == "chef_hat")]
+    bare_mask = same & (heads.labels != "chef_hat")
+    hat_s = float(hat.max()) if hat.size else 0.0
+    bare_s = float(heads.scores[bare_mask].max()) if bare_mask.any() else 0.0
+    if hat_s >= bare_s:
+        return "chef_hat", hat_s, bare_s
+    bare_label = str(heads.labels[bare_mask][int(np.argmax(heads.scores[bare_mask]))])
+    return bare_label, bare_s, hat_s
+
+
 @dataclass
 class HatVote:
     """A person's recent head observations and the state they vote for."""
@@ -64,13 +85,17 @@ class HatVote:
     window: int = 3
     seen: deque[tuple[str, float]] = field(default_factory=deque)
     times: deque[float] = field(default_factory=deque)
+    against: deque[float] = field(default_factory=deque)
+    """Each observation's best score of the other kind (hat vs no hat)."""
 
-    def add(self, label: str, score: float, t_s: float) -> None:
+    def add(self, label: str, score: float, t_s: float, against: float = 0.0) -> None:
         self.seen.append((label, score))
         self.times.append(t_s)
+        self.against.append(against)
         while len(self.seen) > self.window:
             self.seen.popleft()
             self.times.popleft()
+            self.against.popleft()
 
     @property
     def since_s(self) -> float | None:
@@ -91,8 +116,8 @@ class HatVote:
         """``hat`` / ``no_hat`` by score-weighted vote; None before any head was seen. A tie keeps the newest."""
         if not self.seen:
             return None
-        hat = sum(s for lab, s in self.seen if lab == "chef_hat")
-        bare = sum(s for lab, s in self.seen if lab != "chef_hat")
+        hat = sum(s if lab == "chef_hat" else a for (lab, s), a in zip(self.seen, self.against, strict=True))
+        bare = sum(a if lab == "chef_hat" else s for (lab, s), a in zip(self.seen, self.against, strict=True))
         if hat == bare:
             return "hat" if self.seen[-1][0] == "chef_hat" else "no_hat"
         return "hat" if hat > bare else "no_hat"
