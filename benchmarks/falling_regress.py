@@ -89,7 +89,7 @@ def _event(ev: Any, emitted_at: float | None) -> dict[str, Any]:
 
 
 def scenes(root: Path) -> list[Path]:
-    return sorted(root.glob("falling-*/*.truth.json")) + sorted(root.glob("speed-1920x1080-*.truth.json"))
+    return sorted(root.glob("falling-*/*.truth.json")) + sorted(root.glob("speed-*.truth.json"))
 
 
 def record(out: Path, root: Path, workers: int, limit: int | None) -> None:

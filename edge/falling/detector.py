@@ -141,6 +141,9 @@ class FallingDetector:
                     "(another aspect ratio): calibrate this stream"
                 )
             self._scale = frame.width / cw
+            # The metric validation's module takes about a second to import: do it now, not on the frame where
+            # the first candidate track closes (a live worker would stall there and fall behind its stream).
+            import calibration.backproject  # noqa: F401
         mask = watch_mask(frame.width, frame.height, cal)
         self._motion = MotionDetector(mask, self.params.motion)
         self._tracker = Tracker(frame.height, self.params.tracker)
