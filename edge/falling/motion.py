@@ -61,6 +61,16 @@ class MotionParams:
     """How often the scene gradient used by the edge-aware threshold is recomputed."""
 
 
+def _median_u8(values: np.ndarray) -> float:
+    """``np.median`` of a uint8 array, exactly, from its histogram (a sixth of the cost of a partition)."""
+    n = values.size
+    hist = cv2.calcHist([np.ascontiguousarray(values)], [0], None, [256], [0, 256]).ravel()
+    counts = np.cumsum(hist.astype(np.int64))
+    # The middle element, or the mean of the two middle ones when n is even.
+    lo, hi = np.searchsorted(counts, [(n - 1) // 2, n // 2], side="right")
+    return (float(lo) + float(hi)) / 2
+
+
 @dataclass
 class Candidates:
     """The moving blobs of one frame, one row each (numpy arrays, full-resolution pixel coordinates)."""
@@ -221,8 +231,7 @@ class MotionDetector:
 
     def _update_noise(self, d1: np.ndarray) -> None:
         """Robust spread of the frame difference: median(|d|)/0.6745 on a sparse sample of pixels."""
-        sample = d1[::7, ::7]
-        sigma = float(np.median(sample)) / 0.6745 + 0.5
+        sigma = _median_u8(d1[::7, ::7]) / 0.6745 + 0.5
         # Slow to rise, quick to fall: a burst of motion must not make the detector deaf.
         rate = 0.02 if sigma > self._noise_sigma else 0.2
         self._noise_sigma = sigma if self._noise_sigma == 0 else (1 - rate) * self._noise_sigma + rate * sigma
