@@ -113,6 +113,10 @@ def test_hat_person_refound_under_a_new_id_keeps_their_stay() -> None:
     rule = MissingHatRule(after_s=3.0, inherit_s=3.0)
     script = [(t, [person(1)]) for t in samples(0.0, 2.0)] + [(t, [person(7)]) for t in samples(2.5, 6.0)]
     assert run_hat(rule, script) == [(0.0, 3.0, 7)]  # the dwell carried over too
+    rule = MissingHatRule(after_s=3.0)
+    script = ([(t, [person(1)]) for t in samples(0.0, 4.0)]
+              + [(t, [person(1, visible=False), person(7)]) for t in samples(4.5, 6.0)] + [(6.5, [person(7)])])
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]  # track 1 still held, unseen: track 7 takes its stay over
 
 
 def test_hat_condition_timed_from_when_it_was_first_seen() -> None:

@@ -117,12 +117,17 @@ class FloorPoints:
         u = 0.5 * (x1 + x2)
         at_border = self.image_height is not None and (y2 >= self.image_height - 2 or y1 <= 1)
         f = self._feet.get(track_id)
+        predicted = self.heights.predict(u, y1)
         if f is None:
             f = self._feet[track_id] = _Feet(y1, y2, h)
         else:
             self._follow(f, y1, y2, h, t_s, at_border)
+            if f.occluded_since is not None and predicted is not None and h >= p.recover_frac * predicted:
+                # The camera's person model says this box is a whole person: the remembered height was wrong
+                # (a first box that held two people, a loose box), so the spell ends.
+                f.occluded_since = None
+                f.h_full = h
         full = f.h_full if f.occluded_since is not None else h
-        predicted = self.heights.predict(u, y1)
         if predicted is not None and not at_border and h < p.short_frac * predicted:
             full = max(full, predicted)
         elif f.occluded_since is None and not at_border:

@@ -82,7 +82,8 @@ class _Stay:
 class MissingHatRule:
     """See the module docstring. A track the tracker gave up on while it was in a zone leaves its stay behind for
     ``inherit_s``: a new track that appears in that zone within half a person's height of where it was takes the
-    stay over (the same person, re-found under a new id), so a lost-and-refound track does not raise twice."""
+    stay over (the same person, re-found under a new id), so a lost-and-refound track does not raise twice. The
+    same holds for a track the tracker still keeps but does not see at the moment the new one appears."""
 
     def __init__(self, after_s: float, leave_grace_s: float = 0.75, max_points: int = 400,
                  inherit_s: float = 3.0) -> None:
@@ -113,7 +114,8 @@ class MissingHatRule:
             for zone in p.zones if p.visible else ():
                 stay = self._stays.get((p.track_id, zone))
                 if stay is None:
-                    stay = self._stays[(p.track_id, zone)] = self._adopt(zone, p) or _Stay(t_s, t_s)
+                    stay = self._stays[(p.track_id, zone)] = (self._adopt(zone, p) or self._take_over(zone, p, people)
+                                                              or _Stay(t_s, t_s))
                 stay.last_in_s = t_s
             for (tid, zone), stay in list(self._stays.items()):
                 if tid != p.track_id:
@@ -140,6 +142,24 @@ class MissingHatRule:
                                         {"headwear": p.headwear, "stay_entered_s": round(stay.entered_s, 3)}))
         return alarms
 
+
+    def _take_over(self, zone: str, p: PersonSample, people: list[PersonSample]) -> _Stay | None:
+        """The stay of a track the tracker still holds but does not see now, lost nearby in this zone: the
+        tracker has re-found that person under a new id before giving the old one up."""
+        best, best_d = None, float("inf")
+        for q in people:
+            if q.visible or q.track_id == p.track_id or (q.track_id, zone) not in self._stays:
+                continue
+            where = self._where.get(q.track_id)
+            if where is None:
+                continue
+            u, v, h = where
+            d = float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v))
+            if d <= 0.5 * max(h, 1.0) and d < best_d:
+                best, best_d = q.track_id, d
+        if best is None:
+            return None
+        return self._stays.pop((best, zone))
 
     def _adopt(self, zone: str, p: PersonSample) -> _Stay | None:
         """The stay of a track lost nearby in this zone, if any (the nearest); removed from the orphans."""
