@@ -66,7 +66,9 @@ def test_free_fall_gives_one_event_with_the_track() -> None:
     ev = events[0]
     assert ev.type == "falling_object" and ev.release is None
     for p in ev.track:
-        u, v = falling(p.t)
+        pos = falling(p.t)
+        assert pos is not None
+        u, v = pos
         assert abs(p.u - u) < 1.5 and abs(p.v - v) < 1.5
     assert ev.start < 0.5 and len(ev.track) >= 15
 
@@ -91,7 +93,7 @@ def test_brightness_jump_and_shake_raise_nothing() -> None:
     frames = []
     for _ in range(50):
         dx, dy = rng.normal(0, 1.5, 2)
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
         import cv2
 
         img = cv2.warpAffine(bg, m, (W, H), borderMode=cv2.BORDER_REFLECT) + rng.normal(0, 2, (H, W))
@@ -126,3 +128,59 @@ def test_persistent_motion_is_masked() -> None:
 def test_empty_watch_mask_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         MotionDetector(np.zeros((H, W), np.uint8))
+
+
+def test_active_cells_equal_a_block_maximum_of_the_excess() -> None:
+    """The word-wise "any pixel of the cell" test gives the cells of the plain definition, for every cell size."""
+    rng = np.random.default_rng(4)
+    mask = np.zeros((H, W), np.uint8)
+    mask[30:450, 16:600] = 255
+    mask[100:200, 300:400] = 0  # an ignore area inside the box
+    for g in (2, 3, 4, 8):
+        det = MotionDetector(mask, MotionParams(cell_px=g))
+        x0, y0, x1, y1 = det.roi
+        for _ in range(3):
+            det.process((background(1) + rng.normal(0, 2, (H, W))).clip(0, 255).astype(np.uint8))
+        for spread in (3.0, 12.0):
+            d1 = np.abs(rng.normal(0, spread, (y1 - y0, x1 - x0))).clip(0, 255).astype(np.uint8)
+            d1[rng.integers(0, y1 - y0, 20), rng.integers(0, x1 - x0, 20)] = 200  # small objects: one pixel each
+            cells, _ = det._active_cells(d1)
+            assert det._threshold_map is not None
+            over = d1.astype(int) - det._threshold_map.astype(int) > round(det._noise_threshold())
+            expected = over.reshape((y1 - y0) // g, g, (x1 - x0) // g, g).any(axis=(1, 3)) & det._cell_watched
+            assert np.array_equal(cells, expected), g
+            assert 0 < cells.sum() < cells.size
+
+
+def test_noise_median_equals_numpy() -> None:
+    from edge.falling.motion import _median_u8
+
+    rng = np.random.default_rng(5)
+    for n in [1, 2, 3, 10, 11, 4321]:
+        for top in (2, 30, 256):
+            values = rng.integers(0, top, n).astype(np.uint8)
+            assert _median_u8(values) == float(np.median(values))
+    frame = rng.integers(0, 256, (H, W)).astype(np.uint8)
+    assert _median_u8(frame[::7, ::7]) == float(np.median(frame[::7, ::7]))
+
+
+def test_shifted_blocks_match_a_full_frame_warp() -> None:
+    """Shake compensation interpolates the frame before last only at active cells: as cv2.warpAffine does."""
+    import cv2
+
+    rng = np.random.default_rng(6)
+    img = background(2).astype(np.uint8)
+    det = MotionDetector(np.full((H, W), 255, np.uint8))
+    g = det.params.cell_px
+    differ = 0
+    for dx, dy in [(0.6, -0.3), (-3.25, 2.5), (7.9, 0.0), (-11.4, -6.7)]:
+        shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+        full = cv2.warpAffine(img, shift, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        cy = np.concatenate([[0, H // g - 1], rng.integers(0, H // g, 200)])  # the frame's edges too
+        cx = np.concatenate([[0, W // g - 1], rng.integers(0, W // g, 200)])
+        blocks = det._shifted_blocks(img, shift, cy, cx)
+        expected = full.reshape(H // g, g, W // g, g).transpose(0, 2, 1, 3)[cy, cx]
+        diff = np.abs(blocks.astype(int) - expected)
+        assert diff.max() <= 1
+        differ += int(np.count_nonzero(diff))
+    assert differ <= 0.002 * 4 * blocks.size
