@@ -119,6 +119,17 @@ def test_hat_person_refound_under_a_new_id_keeps_their_stay() -> None:
     assert run_hat(rule, script) == [(0.0, 3.0, 1)]  # track 1 still held, unseen: track 7 takes its stay over
 
 
+def test_hat_identity_switch_to_an_existing_track_raises_no_second_event() -> None:
+    def at(t_id: int, u: float, hat: str, visible: bool = True) -> PersonSample:
+        return PersonSample(t_id, BOX, (u, 290.0), frozenset({"prep-1"}), hat, visible)  # type: ignore[arg-type]
+
+    rule = MissingHatRule(after_s=3.0)
+    script = [(t, [at(1, 130.0, "no_hat"), at(5, 600.0, "hat")]) for t in samples(0.0, 3.5)]
+    # The tracker swaps: track 5 now follows person 1 (track 1 unseen), and person 5 is not detected.
+    script += [(t, [at(1, 130.0, "no_hat", visible=False), at(5, 140.0, "no_hat")]) for t in samples(4.0, 8.0)]
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]
+
+
 def test_hat_condition_timed_from_when_it_was_first_seen() -> None:
     rule = MissingHatRule(after_s=3.0)
     # The vote tipped at 1.0 but the bare head was first seen at 0.5; the stay began at 0.0.

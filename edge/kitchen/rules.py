@@ -94,6 +94,11 @@ class MissingHatRule:
         self._stays: dict[tuple[int, str], _Stay] = {}
         self._where: dict[int, tuple[float, float, float]] = {}
         """Last seen floor point and box height of each track."""
+        self._last_where: dict[int, tuple[float, float, float]] = {}
+        """Where tracks gone in the last ``inherit_s`` were last seen, and when they went."""
+        self._gone_at: dict[int, float] = {}
+        self._raised: list[tuple[str, int, float]] = []
+        """(zone, track id, time) of the alarms raised, while their track is held or recently gone."""
         self._orphans: list[tuple[str, float, tuple[float, float, float], _Stay]] = []
         """(zone, time lost, (u, v, height), stay) of tracks lost while in a zone."""
 
@@ -106,7 +111,13 @@ class MissingHatRule:
             if where is not None:
                 self._orphans.append((key[1], t_s, where, self._stays[key]))
             del self._stays[key]
-        self._where = {k: v for k, v in self._where.items() if k in alive}
+        for k in [k for k in self._where if k not in alive]:
+            self._last_where[k] = self._where.pop(k)
+            self._gone_at[k] = t_s
+        for k in [k for k, t in self._gone_at.items() if t_s - t > self.inherit_s]:
+            self._last_where.pop(k, None)
+            del self._gone_at[k]
+        self._raised = [r for r in self._raised if r[1] in alive or r[1] in self._last_where]
         self._orphans = [o for o in self._orphans if t_s - o[1] <= self.inherit_s]
         for p in people:
             if p.visible:
@@ -136,12 +147,32 @@ class MissingHatRule:
                 if (stay.cond_since is not None and not stay.fired
                         and t_s - stay.cond_since >= self.after_s - _EPS):
                     stay.fired = True
+                    if self._already_raised(zone, p, people):
+                        continue
+                    self._raised.append((zone, p.track_id, t_s))
                     alarms.append(Alarm("missing_chef_hat", zone, stay.cond_since, t_s, p.box.copy(),
                                         p.hat_confidence, p.track_id,
                                         [pt for pt in stay.points if pt[0] >= stay.cond_since],
                                         {"headwear": p.headwear, "stay_entered_s": round(stay.entered_s, 3)}))
         return alarms
 
+
+    def _already_raised(self, zone: str, p: PersonSample, people: list[PersonSample]) -> bool:
+        """Was this person's event raised under another track id that the tracker has lost since? (A track that
+        is out of sight, or gone less than ``inherit_s`` ago, raised in this zone and was last seen within half a
+        person's height of where this one stands.) Identity switches between two existing tracks escape the
+        stay take-over; this catches them at the alarm."""
+        visible = {q.track_id for q in people if q.visible}
+        for z, tid, _ in self._raised:
+            if z != zone or tid == p.track_id or tid in visible:
+                continue
+            where = self._where.get(tid) or self._last_where.get(tid)
+            if where is None:
+                continue
+            u, v, h = where
+            if float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v)) <= 0.5 * max(h, 1.0):
+                return True
+        return False
 
     def _take_over(self, zone: str, p: PersonSample, people: list[PersonSample]) -> _Stay | None:
         """The stay of a track the tracker still holds but does not see now, lost nearby in this zone: the
