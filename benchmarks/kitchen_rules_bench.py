@@ -189,6 +189,7 @@ def run_clip(truth_path: Path, model: Any, oracle: bool, free_bins: bool,
     if detect_fps is not None:
         camera = camera.model_copy(update={"detect_fps": detect_fps})
     if free_bins:
+        model = None  # no model at all: people at a bin are seen as activity in its zone
         ref = closed_reference(truth, truth_path.parent / f"{truth['name']}.closed.jpg")
         zones = [z.model_copy(update={"reference": ref}) for z in camera.zones if z.kind == "bin"]
         camera = camera.model_copy(update={"zones": zones})
