@@ -201,7 +201,7 @@ def run_clip(truth_path: Path, model: Any, oracle: bool, free_bins: bool,
         from datetime import UTC, datetime
 
         boxes = TruthBoxes(truth)
-        det = kitchen_detector(camera, datetime.now(UTC), boxes)
+        det = kitchen_detector(camera, datetime.now(UTC), None if free_bins else boxes)
         events = []
         container = open_video(video)
         try:
