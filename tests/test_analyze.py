@@ -153,14 +153,7 @@ def _shipped_kitchen_model() -> Path:
     return Path(default_model_path())
 
 
-MISSING_HAT_RECALL = pytest.mark.xfail(
-    strict=True, reason="the shipped model (3 epochs, bare heads often read as chef hats) finds 1 of the 4 "
-    "missing-hat violations of this sample; see docs/benchmarks.md#kitchen-rules. Remove this mark when a "
-    "better model finds them all")
-
-
-@pytest.mark.parametrize("name", [pytest.param("kitchen-missing-hat", marks=MISSING_HAT_RECALL),
-                                  "kitchen-uncovered-bin", "kitchen-compliant"])
+@pytest.mark.parametrize("name", ["kitchen-missing-hat", "kitchen-uncovered-bin", "kitchen-compliant"])
 def test_kitchen_samples_give_all_the_truths_violations(name: str, tmp_path: Path) -> None:
     """The shipped model on the committed kitchen samples: every truth violation, once."""
     events, truth = _kitchen_sample_events(name, tmp_path)
