@@ -1,6 +1,7 @@
 """`edgewatch demo`: the whole system on one machine — an MQTT broker (Mosquitto, else an embedded one), the
-server on SQLite and a local clip folder, and an edge box whose cameras replay the falling-object samples in
-``sample_videos/``.
+server on SQLite and a local clip folder, and an edge box whose cameras replay every sample in ``sample_videos/``:
+the falling-object clips (``falling/``, each with its facade calibration) and the kitchen clips (``kitchen/``, each
+with its camera file: zones and rules).
 
 Nothing is re-implemented here: the demo writes an ``edge.yaml``, a ``server.yaml`` and a ``rules.yaml`` into its
 state folder and runs ``edgewatch server`` and ``edgewatch edge`` on them as child processes, exactly as an
@@ -22,12 +23,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from edge.config import load_camera
 from edgewatch.broker import EmbeddedBroker, LocalMosquitto, die_with_parent, free_port, local_broker, port_open
 from edgewatch.errors import UserError
 
@@ -52,13 +55,55 @@ class SampleCamera:
     building: str
 
 
+@dataclass(frozen=True)
+class KitchenSampleCamera:
+    """One recorded kitchen sample replayed as a camera: its video and its camera file (zones, rules, model)."""
+
+    camera_id: str
+    video: Path
+    camera_file: Path
+    restaurant: str
+
+
 def default_samples_dir() -> Path:
-    """``sample_videos/falling`` of this checkout, else of the current folder."""
+    """``sample_videos`` of this checkout, else of the current folder."""
     for base in (Path(__file__).resolve().parents[1], Path.cwd()):
-        folder = base / "sample_videos" / "falling"
+        folder = base / "sample_videos"
         if folder.is_dir():
             return folder
-    return Path.cwd() / "sample_videos" / "falling"
+    return Path.cwd() / "sample_videos"
+
+
+def _camera_id(video: Path) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in video.stem).strip("-._") or "camera"
+
+
+def _falling_samples(folder: Path) -> list[SampleCamera]:
+    cameras = []
+    for video in sorted(folder.glob("*.mp4")):
+        calibration = video.with_suffix(".calibration.yaml")
+        if not calibration.is_file():
+            continue
+        data = yaml.safe_load(calibration.read_text()) or {}
+        camera_id = _camera_id(video)
+        building = str(data.get("building") or camera_id)
+        cameras.append(SampleCamera(camera_id, video.resolve(), calibration.resolve(), building))
+    return cameras
+
+
+def _kitchen_samples(folder: Path) -> list[KitchenSampleCamera]:
+    cameras = []
+    for video in sorted(folder.glob("*.mp4")):
+        camera_file = video.with_suffix(".camera.yaml")
+        if not camera_file.is_file():
+            continue
+        data = yaml.safe_load(camera_file.read_text()) or {}
+        if not isinstance(data, dict) or data.get("detector") != "kitchen":
+            continue
+        camera_id = _camera_id(video)
+        cameras.append(KitchenSampleCamera(camera_id, video.resolve(), camera_file.resolve(),
+                                           str(data.get("restaurant") or camera_id)))
+    return cameras
 
 
 def find_samples(folder: Path) -> list[SampleCamera]:
@@ -66,30 +111,56 @@ def find_samples(folder: Path) -> list[SampleCamera]:
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder of sample videos; pass --samples DIR (a folder of *.mp4 files "
                         "each with a .calibration.yaml beside it)")
-    cameras = []
-    for video in sorted(folder.glob("*.mp4")):
-        calibration = video.with_suffix(".calibration.yaml")
-        if not calibration.is_file():
-            log.warning("%s: no %s beside it; not replayed", video, calibration.name)
-            continue
-        data = yaml.safe_load(calibration.read_text()) or {}
-        camera_id = "".join(c if c.isalnum() or c in "._-" else "-" for c in video.stem).strip("-._") or "camera"
-        building = str(data.get("building") or camera_id)
-        cameras.append(SampleCamera(camera_id, video.resolve(), calibration.resolve(), building))
+    cameras = _falling_samples(folder)
     if not cameras:
         raise UserError(f"{folder}: no *.mp4 with a .calibration.yaml beside it; pass --samples DIR")
     return cameras
 
 
+def find_demo_samples(folder: Path) -> tuple[list[SampleCamera], list[KitchenSampleCamera]]:
+    """The samples the demo replays from ``folder`` and its subfolders (``sample_videos/`` holds ``falling/`` and
+    ``kitchen/``): each ``*.mp4`` with a ``*.calibration.yaml`` beside it as a falling camera, each with a kitchen
+    ``*.camera.yaml`` beside it as a kitchen camera. Anything else is skipped with a warning."""
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder of sample videos; pass --samples DIR (a folder of *.mp4 files, "
+                        "each with a .calibration.yaml or a kitchen .camera.yaml beside it, or of such folders)")
+    falling: list[SampleCamera] = []
+    kitchen: list[KitchenSampleCamera] = []
+    for sub in [folder, *sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))]:
+        found_falling, found_kitchen = _falling_samples(sub), _kitchen_samples(sub)
+        used = {c.video for c in found_falling} | {c.video for c in found_kitchen}
+        for video in sorted(sub.glob("*.mp4")):
+            if video.resolve() not in used:
+                log.warning("%s: no .calibration.yaml or kitchen .camera.yaml beside it; not replayed", video)
+        falling += found_falling
+        kitchen += found_kitchen
+    ids = [c.camera_id for c in falling] + [c.camera_id for c in kitchen]
+    if len(set(ids)) != len(ids):
+        raise UserError(f"{folder}: two samples share a file name ({', '.join(sorted(ids))}); each becomes a camera "
+                        "named after its file, so rename one")
+    if not ids:
+        raise UserError(f"{folder}: no *.mp4 with a .calibration.yaml or a kitchen .camera.yaml beside it (nor in "
+                        "its subfolders); pass --samples DIR")
+    return falling, kitchen
+
+
 # --- configuration files for `edgewatch server` and `edgewatch edge` -----------------------------------------
 
 
-def write_rules(path: Path, cameras: list[SampleCamera], site: str = DEMO_SITE,
+def write_rules(path: Path, cameras: Sequence[SampleCamera | KitchenSampleCamera], site: str = DEMO_SITE,
                 merge_window_s: float = 600.0) -> Path:
+    places: dict[str, dict[str, str]] = {}
+    for c in cameras:
+        places[c.camera_id] = ({"site": site, "building": c.building} if isinstance(c, SampleCamera)
+                               else {"site": site, "restaurant": c.restaurant})
+    violations = {"falling_object": {"violation": "falling_object", "severity": "high"}}
+    if any(isinstance(c, KitchenSampleCamera) for c in cameras):
+        violations |= {"missing_chef_hat": {"violation": "missing_chef_hat", "severity": "low"},
+                       "uncovered_bin": {"violation": "uncovered_bin", "severity": "medium"}}
     rules = {
         "merge_window_s": merge_window_s,
-        "violations": {"falling_object": {"violation": "falling_object", "severity": "high"}},
-        "cameras": {c.camera_id: {"site": site, "building": c.building} for c in cameras},
+        "violations": violations,
+        "cameras": places,
         "recurrence": [{"violation": "falling_object", "count": 3, "period_s": 2592000}],
     }
     path.write_text("# generated by `edgewatch demo`\n" + yaml.safe_dump(rules, sort_keys=False))
@@ -117,20 +188,30 @@ def write_server_config(path: Path, *, state_dir: Path, rules: Path, http_host: 
     return path
 
 
-def write_edge_config(path: Path, *, cameras: list[SampleCamera], spool_dir: Path, mqtt_host: str, mqtt_port: int,
-                      replay: str = "realtime", loop: bool = True, site: str = DEMO_SITE,
-                      client_id: str = "edgewatch-demo-edge", ack_timeout_s: float = 30.0, pre_roll_s: float = 3.0,
-                      post_roll_s: float = 3.0, mqtt: dict[str, Any] | None = None) -> Path:
-    """An edge.yaml with one falling camera per sample, each with its calibration; ``mqtt`` adds or overrides
-    keys of its mqtt section (username, password, tls, …)."""
+def write_edge_config(path: Path, *, cameras: Sequence[SampleCamera | KitchenSampleCamera], spool_dir: Path,
+                      mqtt_host: str, mqtt_port: int, replay: str = "realtime", loop: bool = True,
+                      site: str = DEMO_SITE, client_id: str = "edgewatch-demo-edge", ack_timeout_s: float = 30.0,
+                      pre_roll_s: float = 3.0, post_roll_s: float = 3.0, mqtt: dict[str, Any] | None = None) -> Path:
+    """An edge.yaml with one camera per sample: falling ones with their calibration (and ``pre_roll_s`` /
+    ``post_roll_s``), kitchen ones with everything of their camera file (zones, rules, model, rolls) but the
+    camera id (the sample's file name) and the source (the sample video). ``mqtt`` adds or overrides keys of its
+    mqtt section (username, password, tls, …)."""
+    entries: list[dict[str, Any]] = []
+    for c in cameras:
+        if isinstance(c, SampleCamera):
+            entries.append({"camera_id": c.camera_id, "detector": "falling", "source": str(c.video),
+                            "calibration": str(c.calibration), "replay": replay, "loop": loop,
+                            "pre_roll_s": pre_roll_s, "post_roll_s": post_roll_s})
+        else:
+            settings = load_camera(c.camera_file).model_dump(mode="json", exclude_none=True)
+            entries.append({**settings, "camera_id": c.camera_id, "source": str(c.video), "replay": replay,
+                            "loop": loop})
     config = {
         "site": site,
         "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": client_id, "ack_timeout_s": ack_timeout_s,
                  "heartbeat_s": 5, **(mqtt or {})},
         "spool": {"dir": str(spool_dir.resolve())},
-        "cameras": [{"camera_id": c.camera_id, "detector": "falling", "source": str(c.video),
-                     "calibration": str(c.calibration), "replay": replay, "loop": loop,
-                     "pre_roll_s": pre_roll_s, "post_roll_s": post_roll_s} for c in cameras],
+        "cameras": entries,
     }
     path.write_text("# generated by `edgewatch demo`\n" + yaml.safe_dump(config, sort_keys=False))
     return path
@@ -222,9 +303,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run the whole system on this machine: MQTT broker, server and edge cameras replaying sample_videos/",
         description="Start a private MQTT broker (Mosquitto, or the embedded one when Mosquitto is not "
         "installed), the server (SQLite and a local clip folder under --state) "
-        "with an admin user and token, and an edge box whose cameras replay every falling-object sample with its "
-        "calibration, in a loop at recorded speed. Prints the web app URL, the admin's user name and password "
-        "for the web app, and an API token on stdout; progress and "
+        "with an admin user and token, and an edge box whose cameras replay every sample of sample_videos/ in a "
+        "loop at recorded speed: the falling-object clips with their calibration and the kitchen clips with their "
+        "camera files (zones and rules: missing_chef_hat, uncovered_bin). Prints the web app URL, the admin's user "
+        "name and password for the web app, and an API token on stdout; progress and "
         "logs go to stderr, and each part's log to STATE/logs/. Ctrl-C or SIGTERM stops everything. "
         "Needs Mosquitto (`sudo apt-get install mosquitto`) or the embedded broker "
         "(`pip install 'edgewatch[demo]'`).",
@@ -239,7 +321,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="MQTT broker: Mosquitto when installed, else the embedded one (`pip install "
                         "'edgewatch[demo]'`); default auto")
     p.add_argument("--samples", type=Path, default=None, metavar="DIR",
-                   help="folder of *.mp4 samples, each with a .calibration.yaml (default: sample_videos/falling)")
+                   help="folder of *.mp4 samples, each with a .calibration.yaml (falling) or a kitchen .camera.yaml "
+                        "beside it, or of such folders (default: sample_videos, i.e. falling/ and kitchen/)")
     p.add_argument("--replay", choices=["realtime", "fast"], default="realtime",
                    help="realtime: paced like live cameras (default); fast: as fast as decoding goes")
     p.add_argument("--once", action="store_true", help="play each sample once instead of in a loop")
@@ -275,7 +358,8 @@ class Demo:
     def _run(self) -> int:
         args = self.args
         samples_dir = args.samples or default_samples_dir()
-        cameras = find_samples(samples_dir)
+        falling, kitchen = find_demo_samples(samples_dir)
+        cameras: list[SampleCamera | KitchenSampleCamera] = [*falling, *kitchen]
         http_port = args.port or free_port(args.host)
         if port_open(args.host, http_port):
             raise UserError(f"port {http_port} on {args.host} is in use: pass --port N (or --port 0 for any free "
@@ -283,9 +367,6 @@ class Demo:
         for sub in ("logs", "spool", "clips"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         progress(f"state in {self.state} (logs in {self.state / 'logs'})")
-        kitchen = samples_dir.parent / "kitchen"
-        if kitchen.is_dir() and any(kitchen.glob("*.mp4")):
-            progress(f"kitchen samples in {kitchen} are not replayed: the kitchen detector is not built yet")
         token = self._admin_token()
 
         self.broker = local_broker(self.state, port=args.mqtt_port, kind=args.broker).start()
@@ -318,7 +399,8 @@ class Demo:
         self._start("edge", edgewatch_command("-v", "edge", "--config", str(edge_yaml)))
         progress(f"edge box started: {len(cameras)} camera(s) replaying {samples_dir} "
                  f"({args.replay}{', once' if args.once else ', in a loop'}): "
-                 + ", ".join(c.camera_id for c in cameras))
+                 + "; ".join(f"{kind} " + ", ".join(c.camera_id for c in group)
+                             for kind, group in (("falling", falling), ("kitchen", kitchen)) if group))
 
         web = f"{base}/" if http_status(f"{base}/") == 200 else f"{base}/docs"
         print("\nedgewatch demo is running\n"
@@ -328,7 +410,8 @@ class Demo:
               f"  password:    {password}\n"
               f"  token:       {token}\n"
               f"  try:         curl -H 'Authorization: Bearer {token}' {base}/api/v1/violations\n"
-              "Violations appear within seconds of each throw. Press Ctrl-C to stop.\n", flush=True)
+              "Violations appear within seconds of each throw, and of each kitchen rule's dwell running out. "
+              "Press Ctrl-C to stop.\n", flush=True)
         return self._watch(base, token)
 
     def _watch(self, base: str, token: str) -> int:

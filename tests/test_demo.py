@@ -88,15 +88,27 @@ def test_demo_shows_violations_and_stops_cleanly_on_ctrl_c(tmp_path: Path, broke
         assert web.startswith(f"http://127.0.0.1:{port}/")
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {token}"}
+        # Both detectors reach the server: a throw from a falling sample, and the uncovered bin of the kitchen
+        # sample whose truth has one (bin-2 open from 5.24 s, alarm at 10.24 s of the 12-s clip; its other bin is
+        # closed but for 0.9 s). Missing-hat alarms depend more on the shipped model, so they are not required.
+        # On the embedded broker most first deliveries get no ack from the server and arrive only when the edge
+        # republishes 30 s later (seen 2026-11-22, before the kitchen samples were replayed too), so there any one
+        # violation will do, as before.
+        wanted = ([("falling_object", "falling_", None), ("uncovered_bin", "kitchen-uncovered-bin", "bin-2")]
+                  if broker == "mosquitto" else [])
         deadline = time.monotonic() + 90
-        page: dict = {"total": 0}
-        while page["total"] < 1:
-            assert time.monotonic() < deadline, "no violation within 90 s:\n" + "\n".join(demo.err)
+        items: list[dict] = []
+        while not items or not all(any(v["type"] == kind and v["camera_id"].startswith(camera) and v["zone"] == zone
+                                       for v in items) for kind, camera, zone in wanted):
+            assert time.monotonic() < deadline, (f"not all of {wanted} within 90 s; violations: "
+                                                 f"{[(v['type'], v['camera_id'], v['zone']) for v in items]}\n"
+                                                 + "\n".join(demo.err))
             assert demo.proc.poll() is None, "demo exited:\n" + "\n".join(demo.err)
             time.sleep(1)
-            page = httpx.get(f"{base}/api/v1/violations", headers=auth, timeout=5).json()
-        violation = page["items"][0]
-        assert violation["type"] == "falling_object" and violation["camera_id"].startswith("falling_")
+            items = httpx.get(f"{base}/api/v1/violations?limit=500", headers=auth, timeout=5).json()["items"]
+        kitchen = {(v["type"], v["camera_id"]) for v in items if v["camera_id"].startswith("kitchen-")}
+        assert ("uncovered_bin", "kitchen-compliant") not in kitchen, items  # its bin is never left open
+        assert all(v["restaurant"] == v["camera_id"] for v in items if v["camera_id"].startswith("kitchen-"))
         assert httpx.get(f"{base}/api/v1/violations", timeout=5).status_code == 401  # the token is what opens it
         # The printed credentials sign in to the web app (a session token that opens the same API).
         user, password = demo.printed("user", 5), demo.printed("password", 5)
@@ -106,7 +118,7 @@ def test_demo_shows_violations_and_stops_cleanly_on_ctrl_c(tmp_path: Path, broke
         assert httpx.get(f"{base}/api/v1/violations", headers=session, timeout=5).json()["total"] >= 1
 
         tree = descendants(demo.proc.pid)
-        assert len(tree) >= 5, f"expected broker, server, edge and its workers below the demo, got {tree}"
+        assert len(tree) >= 8, f"expected broker, server, edge and its 6 workers below the demo, got {tree}"
         t0 = time.monotonic()
         demo.proc.send_signal(signal.SIGINT)
         code = demo.proc.wait(30)
