@@ -36,6 +36,11 @@ class MqttConfig(BaseModel):
         description="stable per replica, so the broker keeps its session (and QoS 1 messages) over restarts")
     share_group: str = Field(default="edgewatch", pattern=ID_PATTERN,
                              description="MQTT 5 shared-subscription group all replicas join")
+    shared_subscription: bool = Field(
+        default=True,
+        description="subscribe to event, clip and snapshot through $share/{share_group}/… (false: plain "
+        "subscriptions, for one replica only, on a broker whose shared subscriptions lose messages: the demo's "
+        "embedded rumqttd)")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     session_expiry_s: int = Field(default=3600, ge=0, le=7 * 86400,
                                   description="how long the broker keeps this replica's session while it is away")

@@ -25,9 +25,15 @@ log = logging.getLogger(__name__)
 SHARED_TOPICS = ("+/+/event", "+/+/clip/+/+", "+/+/snapshot/+")
 
 
-def subscriptions(share_group: str) -> list[str]:
-    shared = [f"$share/{share_group}/{TOPIC_ROOT}/{t}" for t in SHARED_TOPICS]
-    return [*shared, f"{TOPIC_ROOT}/+/+/status"]
+def subscriptions(share_group: str | None) -> list[str]:
+    """The topic filters of one replica; ``share_group`` None: plain ones, for a single replica.
+
+    rumqttd (iotcore 0.4, the demo's embedded broker) loses most messages when one client has several filters in
+    the same share group (of 20 events with 3 clip chunks and a snapshot each, 2 events and 1 snapshot arrived),
+    so the demo runs its one server without ``$share`` there.
+    """
+    prefix = f"$share/{share_group}/" if share_group is not None else ""
+    return [*(f"{prefix}{TOPIC_ROOT}/{t}" for t in SHARED_TOPICS), f"{TOPIC_ROOT}/+/+/status"]
 
 
 class MqttIngest:
@@ -79,7 +85,8 @@ class MqttIngest:
             return
         self.connected.set()
         log.info("MQTT connected to %s:%s as %s", self.config.host, self.config.port, self.config.client_id)
-        client.subscribe([(t, SubscribeOptions(qos=1)) for t in subscriptions(self.config.share_group)])
+        client.subscribe([(t, SubscribeOptions(qos=1)) for t in subscriptions(
+            self.config.share_group if self.config.shared_subscription else None)])
 
     def _on_subscribe(self, _c: mqtt.Client, _ud: Any, _mid: int, reasons: list[Any], _props: Any) -> None:
         failed = [r for r in reasons if r.is_failure]
