@@ -36,7 +36,7 @@ from edgewatch.demo import (
 )
 
 TOKEN = "e2e-admin-token-0123456789abcdef"
-SAMPLES = default_samples_dir()
+SAMPLES = default_samples_dir() / "falling"  # the falling samples: these tests check throws, storeys, clips
 
 
 def sample_cameras(*stems: str, copies: int = 1) -> list[SampleCamera]:

@@ -524,8 +524,10 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     # A mis-click, then moved into place with the arrow keys, and a stray point deleted.
     canvas.click(position={"x": 40, "y": 40})
     page.get_by_role("button", name=f"Delete point {len(points) + 1}").click()
+    # Every edit refits on the server (pose and focal ladder, leave-one-out); on a loaded CI box the queue of
+    # refits took over 20 s once, so the waits allow a minute (they return as soon as the fit is shown).
     page.wait_for_function("document.querySelector('#fit-result').textContent.startsWith('Reprojection error')",
-                           timeout=20_000)
+                           timeout=60_000)
     result = page.locator("#fit-result").inner_text()
     rms = float(result.split("Reprojection error ")[1].split(" px")[0])
     # The sample lens has barrel distortion (k1 = -0.2) that 10 points do not fit (k1 needs 16): a few pixels.
@@ -544,7 +546,7 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     page.mouse.down()
     page.mouse.move(*moved, steps=6)
     page.mouse.up()
-    page.wait_for_function(f"(b) => {residual_js} > b + 10", arg=before, timeout=20_000)
+    page.wait_for_function(f"(b) => {residual_js} > b + 10", arg=before, timeout=60_000)
     assert abs(float(row.locator(".p-u").input_value()) - (points[i]["u"] + 30 / k)) < 1.5
     assert abs(float(row.locator(".p-v").input_value()) - (points[i]["v"] + 20 / k)) < 1.5
     shot(page, "calibration-dragged-laptop")
@@ -552,7 +554,7 @@ def test_calibration_by_clicking_points(page: Any, world: World, tmp_path: Path)
     page.mouse.down()
     page.mouse.move(*start, steps=6)
     page.mouse.up()
-    page.wait_for_function(f"(b) => {residual_js} < b + 1.5", arg=before, timeout=20_000)
+    page.wait_for_function(f"(b) => {residual_js} < b + 1.5", arg=before, timeout=60_000)
     page.wait_for_function("document.querySelector('#fit-result').textContent.startsWith('Reprojection error')")
     # Detection area (4 corners) and one ignore area (3 corners).
     page.get_by_label("Detection area").check()
