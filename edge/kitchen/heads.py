@@ -64,7 +64,7 @@ def assign_heads(persons: np.ndarray, heads: Boxes, params: HeadParams) -> dict[
 def head_observation(heads: Boxes, index: int, same_head_iou: float = 0.5) -> tuple[str, float, float]:
     """(label, its score, best score of the other kind) for the head box ``index``, pooling the head boxes of
     other classes that cover the same head. The label is ``chef_hat`` or the better of the non-compliant ones."""
-    from edge.kitchen.detections import box_iou
+    from models.postprocess import box_iou
 
     same = box_iou(heads.xyxy[index:index + 1], heads.xyxy)[0] >= same_head_iou
     same[index] = True

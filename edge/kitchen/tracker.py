@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from edge.kitchen.detections import Boxes, box_iou
+from edge.kitchen.detections import Boxes
+from models.postprocess import box_iou
 
 
 @dataclass(frozen=True)
