@@ -68,7 +68,29 @@ def wait_until(ready: Callable[[], bool], timeout_s: float, alive: Callable[[], 
     return ready()
 
 
-class LocalMosquitto:
+class _BrokerProcess:
+    """A broker running as a child process: what both demo brokers share."""
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class LocalMosquitto(_BrokerProcess):
     """``mosquitto -c STATE/mosquitto.conf`` listening on ``host:port`` (a free port when ``port`` is 0).
 
     Anonymous clients are allowed: it listens on localhost only. docs/deploy.md has a production configuration
@@ -117,22 +139,6 @@ class LocalMosquitto:
                             f" (config {self.config_path}; pass --mqtt-port N to use another port)")
         return self
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
 
 def embedded_broker_available() -> bool:
     import importlib.util
@@ -140,7 +146,7 @@ def embedded_broker_available() -> bool:
     return importlib.util.find_spec("iotcore") is not None
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(_BrokerProcess):
     """The ``iotcore`` package's broker (rumqttd) as a child process, ``python -m iotcore --config STATE/…toml``,
     with one MQTT 5 listener on ``host:port``. Same interface as :class:`LocalMosquitto`.
 
@@ -201,22 +207,6 @@ next_connection_delay_ms = 1
                             f"{log_tail or 'no output'} (config {self.config_path}; pass --mqtt-port N to use "
                             "another port)")
         return self
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 def local_broker(state_dir: Path, port: int = 0, kind: str = "auto") -> LocalMosquitto | EmbeddedBroker:
