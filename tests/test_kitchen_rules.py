@@ -130,6 +130,49 @@ def test_hat_identity_switch_to_an_existing_track_raises_no_second_event() -> No
     assert run_hat(rule, script) == [(0.0, 3.0, 1)]
 
 
+def test_hat_stay_counts_from_the_first_sighting_before_the_track_is_confirmed() -> None:
+    rule = MissingHatRule(after_s=3.0)
+    unconfirmed = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head",
+                               0.0, confirmed=False)
+    script = [(0.0, [unconfirmed])] + [(t, [person(since=0.0)]) for t in samples(0.5, 5.0)]
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]  # not (0.5, 3.5): the tracker saw them in the zone at 0.0
+    rule = MissingHatRule(after_s=3.0)
+    outside = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, confirmed=False)
+    script = [(0.0, [outside]), (0.5, [person(zones=())])] + [(t, [person(since=0.0)]) for t in samples(1.0, 5.0)]
+    assert run_hat(rule, script) == [(1.0, 4.0, 1)]  # out of the zone when confirmed: the stay begins on entry
+
+
+def test_hat_person_walking_behind_one_who_raised_does_not_silence_them() -> None:
+    def at(t_id: int, u: float, visible: bool = True, since: float = 0.0) -> PersonSample:
+        box = np.array([u - 30.0 + 200.0 * (t_id == 1), 100.0, u + 30.0 + 200.0 * (t_id == 1), 300.0])
+        return PersonSample(t_id, box, (u, 290.0), frozenset({"prep-1"}), "no_hat", visible,  # type: ignore[arg-type]
+                            0.8, "bare_head", since)
+
+    rule = MissingHatRule(after_s=3.0)
+    # Person 1 raises at 3.0 and walks on towards person 2, who has stood bare-headed at u = 130 since 1.0, and
+    # is hidden behind them at 4.0, last seen 30 px from them: person 2 is still raised at 4.0.
+    script = [(t, [at(1, 400.0 - 50 * t, since=0.0)]) for t in samples(0.0, 0.5)]
+    script += [(t, [at(1, 400.0 - 50 * t, since=0.0), at(2, 130.0, since=1.0)]) for t in samples(1.0, 3.5)]
+    script += [(t, [at(1, 225.0, visible=False), at(2, 130.0, since=1.0)]) for t in samples(4.0, 5.0)]
+    assert run_hat(rule, script) == [(0.0, 3.0, 1), (1.0, 4.0, 2)]
+
+
+def test_hat_alarm_waits_a_sample_while_an_unseen_track_shares_the_box() -> None:
+    def at(t_id: int, visible: bool = True, hat: str = "no_hat") -> PersonSample:
+        return PersonSample(t_id, BOX, (130.0 + 300 * (t_id - 1), 290.0), frozenset({"prep-1"}), hat,  # type: ignore[arg-type]
+                            visible, 0.8, None, 0.0)
+
+    rule = MissingHatRule(after_s=3.0)
+    # At 3.0 track 2 is hidden behind track 1 and only one box is seen: it may be either person's.
+    script = [(t, [at(1), at(2, hat="hat")]) for t in samples(0.0, 2.5)]
+    script += [(3.0, [at(1), at(2, visible=False, hat="hat")]), (3.5, [at(1), at(2, hat="hat")])]
+    assert run_hat(rule, script) == [(0.0, 3.5, 1)]
+    rule = MissingHatRule(after_s=3.0, max_defer_s=1.0)
+    script = [(t, [at(1), at(2, hat="hat")]) for t in samples(0.0, 2.5)]
+    script += [(t, [at(1), at(2, visible=False, hat="hat")]) for t in samples(3.0, 5.0)]
+    assert run_hat(rule, script) == [(0.0, 4.0, 1)]  # waits at most max_defer_s
+
+
 def test_hat_condition_timed_from_when_it_was_first_seen() -> None:
     rule = MissingHatRule(after_s=3.0)
     # The vote tipped at 1.0 but the bare head was first seen at 0.5; the stay began at 0.0.
@@ -334,12 +377,12 @@ def test_detector_samples_by_pts_and_raises_contract_events() -> None:
     by_type = {e["type"]: e for e in events}
     assert sorted(by_type) == ["missing_chef_hat", "uncovered_bin"] and len(events) == 2
     hat = by_type["missing_chef_hat"]
-    # A track is confirmed on its second match, so the stay (and the dwell) begins at the second sample.
-    assert hat["zone"] == "prep-1" and hat["start"] == 0.5 and hat["end"] == 3.5
+    # A track is confirmed on its second match, but its stay (and the dwell) counts from its first sighting.
+    assert hat["zone"] == "prep-1" and hat["start"] == 0.0 and hat["end"] == 3.0
     assert hat["boxes"] == [[150.0, 150.0, 210.0, 340.0]]
-    assert hat["started_at"] == "2026-11-22T10:00:00.500Z" and hat["camera_id"] == "k1"
-    assert hat["track"][0] == {"t": 0.5, "u": 180.0, "v": 330.5} and hat["headwear"] == "bare_head"
-    assert len(hat["track"]) == 7 and hat["person_track_id"] == 1 and hat["alarm_s"] == 3.5
+    assert hat["started_at"] == "2026-11-22T10:00:00.000Z" and hat["camera_id"] == "k1"
+    assert hat["track"][0] == {"t": 0.0, "u": 180.0, "v": 330.5} and hat["headwear"] == "bare_head"
+    assert len(hat["track"]) == 7 and hat["person_track_id"] == 1 and hat["alarm_s"] == 3.0
     assert 0.0 < hat["confidence"] <= 1.0 and "release" not in hat
     binev = by_type["uncovered_bin"]
     assert binev["zone"] == "bin-1" and (binev["start"], binev["end"]) == (0.0, 4.0)

@@ -205,25 +205,31 @@ class KitchenDetector:
                 vote.add(label, score, t, against)
         for tr in matched:
             self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t)
-        tracks = [tr for tr in self.tracker.tracks if tr.confirmed]
-        live = {tr.track_id for tr in self.tracker.tracks}
+        # Unconfirmed tracks (first seen now) go to the hat rule too, which only notes where they were: a stay
+        # counts from the first sighting, not from the confirming one a sample later.
+        everyone = list(self.tracker.tracks)
+        live = {tr.track_id for tr in everyone}
         self._votes = {k: v for k, v in self._votes.items() if k in live}
         self._floor_uv = {k: v for k, v in self._floor_uv.items() if k in live}
         self._floor.forget(live)
         hat_zones = [z for z in self._zones if z.kind == "hat_required"]
         bin_zones = [z for z in self._zones if z.kind == "bin"]
-        floor = np.array([self._floor_uv[tr.track_id] for tr in tracks]).reshape(-1, 2)
-        inside = {z.name: z.contains(floor) for z in (*hat_zones, *bin_zones)}
-        self._in_hat_zone = {tr.track_id: any(inside[z.name][k] for z in hat_zones) for k, tr in enumerate(tracks)}
+        floor_all = np.array([self._floor_uv[tr.track_id] for tr in everyone]).reshape(-1, 2)
+        inside_all = {z.name: z.contains(floor_all) for z in (*hat_zones, *bin_zones)}
         people = []
-        for k, tr in enumerate(tracks):
+        for k, tr in enumerate(everyone):
             seen = self._votes.get(tr.track_id)
             people.append(PersonSample(
-                tr.track_id, tr.box, (float(floor[k, 0]), float(floor[k, 1])),
-                frozenset(z.name for z in hat_zones if inside[z.name][k]),
+                tr.track_id, tr.box, (float(floor_all[k, 0]), float(floor_all[k, 1])),
+                frozenset(z.name for z in hat_zones if inside_all[z.name][k]),
                 seen.state if seen else None, tr.t_s == t,
                 seen.confidence() if seen else 0.0, seen.headwear if seen else None,
-                seen.since_s if seen else None))
+                seen.since_s if seen else None, tr.confirmed))
+        conf = np.array([tr.confirmed for tr in everyone], bool)
+        tracks = [tr for tr in everyone if tr.confirmed]
+        floor = floor_all[conf]
+        inside = {name: m[conf] for name, m in inside_all.items()}
+        self._in_hat_zone = {tr.track_id: any(inside[z.name][k] for z in hat_zones) for k, tr in enumerate(tracks)}
         alarms = self.hat_rule.update(t, people)
         bins = [self._bin_sample(z, t, luma, tracks, floor, inside[z.name]) for z in bin_zones]
         alarms += self.bin_rule.update(t, bins)

@@ -2,7 +2,8 @@
 
 missing_chef_hat — per (person track, hat-required zone). A *stay* begins when the person's floor point enters
 the zone and ends when it has been outside for more than ``leave_grace_s`` or the track is lost for good (the
-tracker gives up). Within a stay, the *condition* holds while the person's hat state is ``no_hat``; it starts at
+tracker gives up); a track's stay counts from the sample the tracker first saw it in the zone, before the track
+was confirmed. Within a stay, the *condition* holds while the person's hat state is ``no_hat``; it starts at
 the first such sample and resets when a chef hat is seen again. The alarm is raised at the first sample with
 ``t − condition start ≥ T``, at most once per stay, and only while the person is in view (the event needs
 their box). A person leaving and coming back starts a new stay, which can alarm again.
@@ -22,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from edge.kitchen.heads import HatState
+from models.postprocess import box_iou
 
 _EPS = 1e-6
 
@@ -42,6 +44,9 @@ class PersonSample:
     headwear: str | None = None
     hat_since_s: float | None = None
     """When the current hat state was first seen (the vote may tip a sample later)."""
+    confirmed: bool = True
+    """False on a track's first sample, before the tracker has confirmed it: only where it was is remembered
+    (its stay starts there once confirmed), it raises nothing."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,9 @@ class MissingHatRule:
     same holds for a track the tracker still keeps but does not see at the moment the new one appears."""
 
     def __init__(self, after_s: float, leave_grace_s: float = 0.75, max_points: int = 400,
-                 inherit_s: float = 3.0) -> None:
+                 inherit_s: float = 3.0, max_defer_s: float = 1.0) -> None:
         self.after_s = after_s
+        self.max_defer_s = max_defer_s
         self.leave_grace_s = leave_grace_s
         self.max_points = max_points
         self.inherit_s = inherit_s
@@ -101,10 +107,23 @@ class MissingHatRule:
         """(zone, track id, time) of the alarms raised, while their track is held or recently gone."""
         self._orphans: list[tuple[str, float, tuple[float, float, float], _Stay]] = []
         """(zone, time lost, (u, v, height), stay) of tracks lost while in a zone."""
+        self._first_in: dict[tuple[int, str], tuple[float, float, float]] = {}
+        """(track, zone) → (t, u, v) where an unconfirmed track was seen in the zone."""
+        self._seen_at: dict[int, dict[float, tuple[float, float]]] = {}
+        """Floor points of each track at its recent samples in view (the last ``inherit_s``)."""
+        self._last_seen_s: dict[int, float] = {}
+        """When each track was last in view."""
 
     def update(self, t_s: float, people: list[PersonSample]) -> list[Alarm]:
         """``people``: every track the tracker still holds (visible or not). Tracks absent here are gone."""
         alarms: list[Alarm] = []
+        alive = {p.track_id for p in people}
+        self._first_in = {k: t for k, t in self._first_in.items() if k[0] in alive}
+        for p in people:
+            if not p.confirmed:
+                for zone in p.zones:
+                    self._first_in.setdefault((p.track_id, zone), (t_s, *p.floor_uv))
+        people = [p for p in people if p.confirmed]
         alive = {p.track_id for p in people}
         for key in [k for k in self._stays if k[0] not in alive]:
             where = self._where.get(key[0])
@@ -119,15 +138,27 @@ class MissingHatRule:
             del self._gone_at[k]
         self._raised = [r for r in self._raised if r[1] in alive or r[1] in self._last_where]
         self._orphans = [o for o in self._orphans if t_s - o[1] <= self.inherit_s]
+        for tid in [k for k in self._seen_at if k not in alive and k not in self._last_where]:
+            del self._seen_at[tid]
+            self._last_seen_s.pop(tid, None)
         for p in people:
             if p.visible:
                 self._where[p.track_id] = (*p.floor_uv, float(p.box[3] - p.box[1]))
+                seen = self._seen_at.setdefault(p.track_id, {})
+                seen[t_s] = p.floor_uv
+                for old in [k for k in seen if t_s - k > self.inherit_s]:
+                    del seen[old]
+                self._last_seen_s[p.track_id] = t_s
             for zone in p.zones if p.visible else ():
                 stay = self._stays.get((p.track_id, zone))
                 if stay is None:
-                    stay = self._stays[(p.track_id, zone)] = (self._adopt(zone, p) or self._take_over(zone, p, people)
-                                                              or _Stay(t_s, t_s))
+                    first = self._first_in.get((p.track_id, zone))
+                    stay = self._stays[(p.track_id, zone)] = (
+                        self._adopt(zone, p) or self._take_over(zone, p, people)
+                        or (_Stay(first[0], first[0], points=[first]) if first else _Stay(t_s, t_s)))
                 stay.last_in_s = t_s
+            for zone in [z for tid, z in self._first_in if tid == p.track_id]:
+                del self._first_in[(p.track_id, zone)]  # confirmed: used, or it left the zone meanwhile
             for (tid, zone), stay in list(self._stays.items()):
                 if tid != p.track_id:
                     continue
@@ -146,6 +177,9 @@ class MissingHatRule:
                     stay.cond_since = None
                 if (stay.cond_since is not None and not stay.fired
                         and t_s - stay.cond_since >= self.after_s - _EPS):
+                    if (t_s - stay.cond_since < self.after_s + self.max_defer_s - _EPS
+                            and self._box_in_doubt(p, people)):
+                        continue  # the box may be the other person's this sample: raise at the next
                     stay.fired = True
                     if self._already_raised(zone, p, people):
                         continue
@@ -161,7 +195,11 @@ class MissingHatRule:
         """Was this person's event raised under another track id that the tracker has lost since? (A track that
         is out of sight, or gone less than ``inherit_s`` ago, raised in this zone and was last seen within half a
         person's height of where this one stands.) Identity switches between two existing tracks escape the
-        stay take-over; this catches them at the alarm."""
+        stay take-over; this catches them at the alarm.
+
+        Not when this track was in view at another place when the other was last seen and has stayed there (it
+        is nearer where it stood then than half the way to where the other was): two people seen at once, one
+        of whom walked behind the other, are two people; a swap moves this track over to where the other was."""
         visible = {q.track_id for q in people if q.visible}
         for z, tid, _ in self._raised:
             if z != zone or tid == p.track_id or tid in visible:
@@ -170,7 +208,25 @@ class MissingHatRule:
             if where is None:
                 continue
             u, v, h = where
-            if float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v)) <= 0.5 * max(h, 1.0):
+            if float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v)) > 0.5 * max(h, 1.0):
+                continue
+            then = self._seen_at.get(p.track_id, {}).get(self._last_seen_s.get(tid, -1.0))
+            if then is not None:
+                moved = float(np.hypot(p.floor_uv[0] - then[0], p.floor_uv[1] - then[1]))
+                if moved < 0.5 * float(np.hypot(then[0] - u, then[1] - v)):
+                    continue  # stayed where it was while the other was still seen elsewhere
+            return True
+        return False
+
+    @staticmethod
+    def _box_in_doubt(p: PersonSample, people: list[PersonSample]) -> bool:
+        """Does a track the tracker holds but does not see now overlap this one's box (IoU ≥ 0.3)? Then one
+        person walked behind the other, and the one box seen may have gone to either track; the alarm, which
+        carries the box, waits (up to ``max_defer_s``) for a sample where the two are told apart again."""
+        for q in people:
+            if q.visible or q.track_id == p.track_id:
+                continue
+            if float(box_iou(p.box[None, :], q.box[None, :])[0, 0]) >= 0.3:
                 return True
         return False
 
