@@ -298,6 +298,12 @@ def test_floor_point_of_a_person_walking_behind_a_counter_stays_at_the_feet() ->
     assert v == pytest.approx(306 - 10.0, abs=0.01)
 
 
+def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> None:
+    fp = FloorPoints(image_height=540)
+    _, v = fp.point(1, np.array([100, 400, 160, 539.0]), 0.0)  # walking in under the camera: feet not in view
+    assert v >= 540.0
+
+
 def test_floor_point_arm_coming_down_is_no_occlusion() -> None:
     fp = FloorPoints(image_height=540)
     fp.point(1, np.array([100, 60, 160, 300.0]), 0.0)  # arm raised to the hat: the box top is high

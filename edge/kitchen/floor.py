@@ -19,6 +19,10 @@ the image row of their head), refitted without the boxes far below it (hidden le
 when whole boxes fit it (median deviation ≤ 10 %) and only for heads within the span it was fitted on. A box
 shorter than ``short_frac`` of that prediction is taken as cut by something in front, and its feet are placed
 at ``top + predicted height``.
+
+A box cut by the image's bottom edge (someone walking in under the camera) has its feet below the picture: its
+floor point is put one row below the image, so it lies in no zone (zones are polygons in the image), instead of
+on the edge row, which a zone drawn down to the edge of the picture would hold.
 """
 
 from __future__ import annotations
@@ -132,7 +136,10 @@ class FloorPoints:
             full = max(full, predicted)
         elif f.occluded_since is None and not at_border:
             self.heights.add(u, y1, h)
-        return u, max(y2, y1 + full) - p.offset_frac * full
+        v = max(y2, y1 + full) - p.offset_frac * full
+        if self.image_height is not None and y2 >= self.image_height - 2:
+            v = max(v, float(self.image_height))  # the feet are below the picture
+        return u, v
 
     def _follow(self, f: _Feet, y1: float, y2: float, h: float, t_s: float, at_border: bool) -> None:
         p = self.params
