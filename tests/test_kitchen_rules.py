@@ -119,6 +119,17 @@ def test_hat_person_refound_under_a_new_id_keeps_their_stay() -> None:
     assert run_hat(rule, script) == [(0.0, 3.0, 1)]  # track 1 still held, unseen: track 7 takes its stay over
 
 
+def test_hat_refound_radius_is_half_the_whole_persons_height_when_a_counter_hides_the_legs() -> None:
+    cut = np.array([100.0, 100.0, 160.0, 200.0])  # 100 px of a person whose feet are 200 px below the head
+    rule = MissingHatRule(after_s=3.0, inherit_s=3.0)
+    script = [(t, [PersonSample(1, cut, (130.0, 300.0), frozenset({"prep-1"}), "no_hat")]) for t in samples(0.0, 4.0)]
+    script += [(4.5, [])]
+    script += [(t, [PersonSample(7, cut + np.array([80.0, 0, 80.0, 0]), (210.0, 300.0), frozenset({"prep-1"}), "no_hat")])
+               for t in samples(5.0, 12.0)]
+    # Re-found 80 px away: within half of their 200 px, so the same person and no second event.
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]
+
+
 def test_hat_identity_switch_to_an_existing_track_raises_no_second_event() -> None:
     def at(t_id: int, u: float, hat: str, visible: bool = True) -> PersonSample:
         return PersonSample(t_id, BOX, (u, 290.0), frozenset({"prep-1"}), hat, visible)  # type: ignore[arg-type]

@@ -143,7 +143,8 @@ class MissingHatRule:
             self._last_seen_s.pop(tid, None)
         for p in people:
             if p.visible:
-                self._where[p.track_id] = (*p.floor_uv, float(p.box[3] - p.box[1]))
+                # the height of the whole person: a box whose legs a counter hides is short, its floor point is not
+                self._where[p.track_id] = (*p.floor_uv, float(max(p.box[3], p.floor_uv[1]) - p.box[1]))
                 seen = self._seen_at.setdefault(p.track_id, {})
                 seen[t_s] = p.floor_uv
                 for old in [k for k in seen if t_s - k > self.inherit_s]:
