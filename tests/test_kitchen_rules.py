@@ -309,6 +309,20 @@ def test_floor_point_of_a_person_walking_behind_a_counter_stays_at_the_feet() ->
     assert v == pytest.approx(306 - 10.0, abs=0.01)
 
 
+def test_floor_point_behind_a_counter_scales_the_remembered_height_to_where_the_head_is() -> None:
+    fp = FloorPoints(image_height=540)
+    # The camera's people: whole boxes of height 0.8 (top − 20), so the horizon is at row 20.
+    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
+                                                                                           800.0, 900.0)):
+        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    # A tall person, h = 0.9 (top − 20): whole at top 200 (h 162), then walking away behind a counter: at top
+    # 150 only 70 px of them show. Their height there is 162 × (150 − 20) / (200 − 20) = 117, not the 162
+    # remembered nearer the camera (nor the camera's 104 for an average person).
+    fp.point(1, np.array([400.0, 200.0, 460.0, 362.0]), 1.0)
+    _, v = fp.point(1, np.array([400.0, 150.0, 460.0, 220.0]), 1.5)
+    assert v == pytest.approx(150 + 0.95 * 117.0, abs=1.5)
+
+
 def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> None:
     fp = FloorPoints(image_height=540)
     _, v = fp.point(1, np.array([100, 400, 160, 539.0]), 0.0)  # walking in under the camera: feet not in view

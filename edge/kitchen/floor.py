@@ -53,6 +53,8 @@ class _Feet:
     y1: float
     y2: float
     h_full: float
+    top_full: float = 0.0
+    """The box's top row when ``h_full`` was last measured."""
     occluded_since: float | None = None
 
 
@@ -94,6 +96,12 @@ class PersonHeights:
         self._top_range = (float(data[keep, 1].min()), float(data[keep, 1].max()))
         self._u_range = (float(data[keep, 0].min()), float(data[keep, 0].max()))
 
+    def horizon(self, u: float) -> float | None:
+        """The image row where the plane's height reaches zero at column ``u`` (the horizon), if fitted."""
+        if self._coef is None or self._coef[1] <= 1e-6:
+            return None
+        return float(-(self._coef[0] + self._coef[2] * u) / self._coef[1])
+
     def predict(self, u: float, top: float) -> float | None:
         """The whole-person height for a head at (u, top), only inside the span of heads the fit has seen
         (extrapolating the plane guesses)."""
@@ -123,15 +131,15 @@ class FloorPoints:
         f = self._feet.get(track_id)
         predicted = self.heights.predict(u, y1)
         if f is None:
-            f = self._feet[track_id] = _Feet(y1, y2, h)
+            f = self._feet[track_id] = _Feet(y1, y2, h, y1)
         else:
             self._follow(f, y1, y2, h, t_s, at_border)
             if f.occluded_since is not None and predicted is not None and h >= p.recover_frac * predicted:
                 # The camera's person model says this box is a whole person: the remembered height was wrong
                 # (a first box that held two people, a loose box), so the spell ends.
                 f.occluded_since = None
-                f.h_full = h
-        full = f.h_full if f.occluded_since is not None else h
+                f.h_full, f.top_full = h, y1
+        full = self._hidden_height(f, u, y1) if f.occluded_since is not None else h
         if predicted is not None and not at_border and h < p.short_frac * predicted:
             full = max(full, predicted)
         elif f.occluded_since is None and not at_border:
@@ -150,14 +158,26 @@ class FloorPoints:
                 f.occluded_since = t_s
             else:
                 f.h_full += p.adapt * (h - f.h_full)
+                f.top_full += p.adapt * (y1 - f.top_full)
         else:
             drop_bottom, drop_top = y2 - f.y2, y1 - f.y1  # image rows downwards since the last sample
             jump = p.jump_frac * f.h_full
             legs_back = drop_bottom > jump and drop_bottom - drop_top > jump
             if legs_back or h >= p.recover_frac * f.h_full or t_s - f.occluded_since > p.max_occluded_s:
                 f.occluded_since = None
-                f.h_full = h
+                f.h_full, f.top_full = h, y1
         f.y1, f.y2 = y1, y2
+
+    def _hidden_height(self, f: _Feet, u: float, top: float) -> float:
+        """The remembered full height, carried to where the head is now. A person's image height is
+        proportional to the depth of their head below the horizon row ``v_h``: ``h ∝ top − v_h`` (pinhole
+        camera, flat floor). Someone walking away behind a counter shrinks, and their unscaled remembered height
+        put them too near. ``v_h`` is where the camera's person-height plane reaches zero; without a plane the
+        height is not scaled."""
+        v_h = self.heights.horizon(u)
+        if v_h is None or top - v_h <= 0 or f.top_full - v_h <= 0:
+            return f.h_full
+        return f.h_full * (top - v_h) / (f.top_full - v_h)
 
     def forget(self, alive: set[int]) -> None:
         self._feet = {k: v for k, v in self._feet.items() if k in alive}
