@@ -124,7 +124,8 @@ def test_hat_refound_radius_is_half_the_whole_persons_height_when_a_counter_hide
     rule = MissingHatRule(after_s=3.0, inherit_s=3.0)
     script = [(t, [PersonSample(1, cut, (130.0, 300.0), frozenset({"prep-1"}), "no_hat")]) for t in samples(0.0, 4.0)]
     script += [(4.5, [])]
-    script += [(t, [PersonSample(7, cut + np.array([80.0, 0, 80.0, 0]), (210.0, 300.0), frozenset({"prep-1"}), "no_hat")])
+    moved = cut + np.array([80.0, 0, 80.0, 0])
+    script += [(t, [PersonSample(7, moved, (210.0, 300.0), frozenset({"prep-1"}), "no_hat")])
                for t in samples(5.0, 12.0)]
     # Re-found 80 px away: within half of their 200 px, so the same person and no second event.
     assert run_hat(rule, script) == [(0.0, 3.0, 1)]
