@@ -40,6 +40,9 @@ class SceneResult:
     """Per detected throw: media time the event was emitted minus the time the object became visible."""
     floors: list[dict[str, Any]] = field(default_factory=list)
     """Per detected throw: truth storey, physics storey and probability, naive storey."""
+    misses: list[dict[str, Any]] = field(default_factory=list)
+    """Per missed throw (with ``--explain``): the throw and the closed tracks that lay on it, with why each was
+    rejected (or that an event covered it only in part)."""
     naive_events: int = 0
     naive_false_alarms: int = 0
     naive_detected: int = 0
@@ -70,7 +73,47 @@ def _storey_index(names: list[str], name: str | None) -> int | None:
     return names.index(name) if name in names else None
 
 
-def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False) -> SceneResult:
+def _on_truth(t: np.ndarray, uv: np.ndarray, throw: dict[str, Any], fps: float) -> int:
+    """How many of a track's points lie on the throw's truth track (same time, within MATCH_PX)."""
+    tt, tuv = _truth_track(throw)
+    if tt.size == 0 or t.size == 0:
+        return 0
+    idx = np.clip(np.searchsorted(tt, t), 0, tt.size - 1)
+    prev = np.clip(idx - 1, 0, tt.size - 1)
+    idx = np.where(np.abs(tt[prev] - t) < np.abs(tt[idx] - t), prev, idx)
+    near = (np.abs(tt[idx] - t) < 0.6 / fps) & (np.hypot(*(tuv[idx] - uv).T) <= MATCH_PX)
+    return int(near.sum())
+
+
+def _explain_miss(throw: dict[str, Any], fps: float, rejected: list[tuple[np.ndarray, np.ndarray, str]],
+                  events: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Why a throw was missed: the rejected tracks and unmatched events that lay (partly) on it."""
+    tt, _ = _truth_track(throw)
+    pieces = []
+    for t, uv, reason in rejected:
+        on = _on_truth(t, uv, throw, fps)
+        if on >= 3:
+            pieces.append({"t": [round(float(t[0]), 2), round(float(t[-1]), 2)], "points": int(t.size),
+                           "on_truth": on, "why": reason})
+    for t, uv in events:
+        on = _on_truth(t, uv, throw, fps)
+        if on >= 3:
+            pieces.append({"t": [round(float(t[0]), 2), round(float(t[-1]), 2)], "points": int(t.size),
+                           "on_truth": on, "why": "event only partly on the throw"})
+    pieces.sort(key=lambda p: p["t"][0])
+    return {
+        "throw": throw["id"], "floor": throw["floor"], "kind": throw.get("object", {}).get("kind"),
+        "size_m": throw.get("size_m"),
+        "visible_s": [round(float(tt[0]), 2), round(float(tt[-1]), 2)] if tt.size else None,
+        "pieces": pieces,
+        "category": "no track on it" if not pieces else "fragments only" if all(
+            p["points"] < 9 for p in pieces) else pieces[max(range(len(pieces)),
+                                                          key=lambda i: pieces[i]["on_truth"])]["why"].split(":")[0],
+    }
+
+
+def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False,
+                   explain: bool = False) -> SceneResult:
     from calibration import load_calibration
     from calibration.naive import naive_release
     from edge.falling.detector import FallingDetector
@@ -83,6 +126,9 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
     fps = float(truth["fps"])
     res = SceneResult(truth["name"], float(truth["duration_s"]), list(truth["distractors"]), len(truth["throws"]))
     det = FallingDetector(truth["name"], cal)
+    rejected: list[tuple[np.ndarray, np.ndarray, str]] = []
+    if explain:
+        det.on_rejected = lambda tr, v: rejected.append((*tr.arrays(), v.reason))
     emitted: list[tuple[float, Any]] = []
     t0 = time.perf_counter()
     container = open_video(base / truth["video"])
@@ -98,6 +144,7 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
     res.seconds = time.perf_counter() - t0
 
     names = load_calibration(base / truth["calibration"]).floor_names
+    unmatched: list[tuple[np.ndarray, np.ndarray]] = []
     for at_t, ev in emitted:
         ev_t = np.array([p.t for p in ev.track])
         ev_uv = np.array([[p.u, p.v] for p in ev.track])
@@ -105,6 +152,7 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
                    None)
         if hit is None:
             res.false_alarms.append({"t": round(float(ev_t[0]), 2), "blame": _blame(truth, ev_t[0], ev_t[-1])})
+            unmatched.append((ev_t, ev_uv))
             continue
         res.detected.append(hit["id"])
         res.latency_s.append(round(at_t - float(hit["visible_from_s"]), 3))
@@ -121,6 +169,9 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
                 "d_physics": _diff(names, hit["floor"], rel.floor if rel else None),
                 "d_naive": _diff(names, hit["floor"], baseline.floor if baseline else None),
             })
+    if explain:
+        res.misses = [_explain_miss(th, fps, rejected, unmatched) for th in truth["throws"]
+                      if th["id"] not in res.detected]
     if naive:
         _run_naive(base / truth["video"], truth, fps, res)
     return res
@@ -245,7 +296,7 @@ def _count(items: list[str]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _eval(args: tuple[str, bool, bool]) -> SceneResult:
+def _eval(args: tuple[str, bool, bool, bool]) -> SceneResult:
     return evaluate_scene(*args)
 
 
@@ -262,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="12 scenes, 1 isolation scene per type")
     ap.add_argument("--json", type=Path, help="write the summary and per-scene results here")
     ap.add_argument("--limit", type=int, help="evaluate only the first N scenes of the set")
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="evaluate only these scenes (names as in the set)")
+    ap.add_argument("--explain", action="store_true",
+                    help="say why each missed throw was missed (the tracks that lay on it and their verdicts)")
     args = ap.parse_args(argv)
     if args.quick:
         args.count, args.isolation = 12, 1
@@ -269,8 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     main_set, iso_set = ensure_sets(args.data, args.count, args.seed, args.isolation, w, h)
     if args.limit:
         main_set = main_set[: args.limit]
+    if args.only:
+        main_set = [p for p in main_set if p.name.removesuffix(".truth.json") in args.only]
+        iso_set = []
     calibrated = not args.uncalibrated
-    jobs = [(str(p), calibrated, args.naive) for p in main_set] + [(str(p), calibrated, False) for p in iso_set]
+    jobs = ([(str(p), calibrated, args.naive, args.explain) for p in main_set]
+            + [(str(p), calibrated, False, False) for p in iso_set])
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers) as pool:
         results = []
@@ -289,6 +347,15 @@ def main(argv: list[str] | None = None) -> int:
         "isolation_hours": round(sum(r.duration_s for r in iso_res) / 3600, 4),
         "wall_s": round(time.perf_counter() - t0, 1),
     }
+    if args.explain:
+        summary["misses_by_category"] = _count([m["category"] for r in main_res for m in r.misses])
+        for r in main_res:
+            for m in r.misses:
+                print(f"MISS {r.name} throw {m['throw']} storey {m['floor']} {m['kind']} {m['size_m']} m "
+                      f"visible {m['visible_s']}: {m['category']}", file=sys.stderr)
+                for piece in m["pieces"]:
+                    print(f"    {piece['t']} {piece['points']} pts ({piece['on_truth']} on it): {piece['why']}",
+                          file=sys.stderr)
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

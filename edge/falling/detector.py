@@ -18,6 +18,8 @@ from edge.falling.validate import GRAVITY_MPS2, ValidationParams, Verdict, valid
 from edge.frames import Frame
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from calibration import FacadeCalibration
     from calibration.backproject import ReleaseEstimate
 
@@ -128,6 +130,9 @@ class FallingDetector:
         """Projected metric paths of held tracks, by id of their verdict (computed once per verdict)."""
         self.rejections: Counter[str] = Counter()
         """Why closed tracks were rejected (first word of the reason), for logs and the benchmark."""
+        self.on_rejected: Callable[[Track, Verdict], None] | None = None
+        """Called with every closed track of 3+ points that was rejected (diagnostics: the benchmark's
+        ``--explain`` uses it to say why a throw was missed)."""
         self.frames = 0
         self.skipped: Counter[str] = Counter()
 
@@ -201,6 +206,8 @@ class FallingDetector:
                 self._pending.append(self._clean(track, verdict))
             else:
                 self.rejections[verdict.reason.split(":")[0].split(" ")[0]] += 1
+                if self.on_rejected is not None:
+                    self.on_rejected(track, verdict)
                 log.debug("%s: rejected track %.2f–%.2f s (%d points): %s", self.camera_id, track.t[0],
                           track.t[-1], len(track), verdict.reason)
         if now is None:
