@@ -289,6 +289,14 @@ def test_heads_pair_with_the_person_whose_top_holds_them() -> None:
     assert assign_heads(persons, heads, HeadParams()) == {0: 1, 1: 0}  # the third head belongs to no one
 
 
+def test_heads_a_head_behind_a_persons_shoulder_is_not_theirs() -> None:
+    # A bare-headed person (box from their own head's top) with, wholly inside their top part, the chef hat of
+    # someone standing behind them whose body is hidden (no person box): both heads have the full share.
+    persons = np.array([[553, 98, 641, 292]], float)
+    heads = Boxes.of([[582, 102, 598, 126], [591, 98, 620, 148]], [0.9, 0.9], ["chef_hat", "bare_head"])
+    assert assign_heads(persons, heads, HeadParams()) == {0: 1}
+
+
 def test_hat_vote_survives_one_missed_hat() -> None:
     vote = HatVote(window=3)
     for t, label in [(0.0, "chef_hat"), (0.5, "chef_hat"), (1.0, "bare_head"), (1.5, "chef_hat")]:

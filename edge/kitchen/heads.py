@@ -4,7 +4,10 @@ A head box (``chef_hat | bare_head | other_headwear``: the head with whatever is
 whose box holds it in its top part: the head's centre lies within the person box horizontally, and vertically
 between a little above the person's top and ``top_frac`` of the person's height below it. Among several such
 persons (people overlap in a busy kitchen) the pairing maximises the share of the head box inside each
-person's top part (Hungarian assignment, one head per person).
+person's top part (Hungarian assignment, one head per person), less ``top_weight`` × the distance between the
+head's top and the person box's top in person heights: a person's box begins at their own head, and the head of
+someone standing behind them, seen past their shoulder, also lies wholly in their top part (with the same
+share, the tie went to whichever came first).
 
 A detector often boxes one head twice, once per class it hesitates between (NMS is per class): the
 observation of a head is then the best score of each kind among the head boxes on it (IoU ≥ 0.5), so a bare
@@ -37,6 +40,8 @@ class HeadParams:
     """…or sticks out above it by this fraction of the person's height (a tall toque cut off by the box)."""
     min_share: float = 0.5
     """At least this fraction of the head box must lie inside the person's top part."""
+    top_weight: float = 0.5
+    """Weight of |head top − person top| / person height against the share in the pairing."""
     window: int = 3
     """Head observations a hat state is voted from."""
 
@@ -57,7 +62,8 @@ def assign_heads(persons: np.ndarray, heads: Boxes, params: HeadParams) -> dict[
     iy = np.clip(np.minimum(hb[None, :, 3], top[:, None, 3]) - np.maximum(hb[None, :, 1], top[:, None, 1]), 0, None)
     area = np.maximum((hb[:, 2] - hb[:, 0]) * (hb[:, 3] - hb[:, 1]), 1e-9)
     share = np.where(inside, ix * iy / area[None, :], 0.0)
-    rows, cols = linear_sum_assignment(-share)
+    off_top = np.abs(hb[None, :, 1] - persons[:, None, 1]) / np.maximum(h[:, None], 1.0)
+    rows, cols = linear_sum_assignment(-(share - params.top_weight * off_top * (share > 0)))
     return {int(r): int(keep[c]) for r, c in zip(rows, cols, strict=True) if share[r, c] >= params.min_share}
 
 
