@@ -330,6 +330,10 @@ def test_floor_point_behind_a_counter_scales_the_remembered_height_to_where_the_
     fp.point(1, np.array([400.0, 200.0, 460.0, 362.0]), 1.0)
     _, v = fp.point(1, np.array([400.0, 150.0, 460.0, 220.0]), 1.5)
     assert v == pytest.approx(150 + 0.95 * 117.0, abs=1.5)
+    # A short person, h = 0.7 (top − 20): 126 px at top 200, 91 at top 150, where the camera's average is 104.
+    fp.point(2, np.array([600.0, 200.0, 660.0, 326.0]), 1.0)
+    _, v = fp.point(2, np.array([600.0, 150.0, 660.0, 200.0]), 1.5)
+    assert v == pytest.approx(150 + 0.95 * 91.0, abs=1.5)
 
 
 def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> None:

@@ -18,7 +18,8 @@ whole boxes (on a flat floor seen by a pinhole camera, a standing person's image
 the image row of their head), refitted without the boxes far below it (hidden legs that slipped in), used only
 when whole boxes fit it (median deviation ≤ 10 %) and only for heads within the span it was fitted on. A box
 shorter than ``short_frac`` of that prediction is taken as cut by something in front, and its feet are placed
-at ``top + predicted height``.
+at ``top + predicted height`` — unless the track is in an occluded spell: its own remembered height, scaled to
+where its head is, is the better guess there (whole people differ from the camera's average by ±15 %).
 
 A box cut by the image's bottom edge (someone walking in under the camera) has its feet below the picture: its
 floor point is put one row below the image, so it lies in no zone (zones are polygons in the image), instead of
@@ -139,10 +140,13 @@ class FloorPoints:
                 # (a first box that held two people, a loose box), so the spell ends.
                 f.occluded_since = None
                 f.h_full, f.top_full = h, y1
-        full = self._hidden_height(f, u, y1) if f.occluded_since is not None else h
-        if predicted is not None and not at_border and h < p.short_frac * predicted:
-            full = max(full, predicted)
-        elif f.occluded_since is None and not at_border:
+        full = h
+        if f.occluded_since is not None:
+            # their own height, scaled, rather than the camera's average person's (people differ by ±15 %)
+            full = self._hidden_height(f, u, y1)
+        elif predicted is not None and not at_border and h < p.short_frac * predicted:
+            full = predicted
+        elif not at_border:
             self.heights.add(u, y1, h)
         v = max(y2, y1 + full) - p.offset_frac * full
         if self.image_height is not None and y2 >= self.image_height - 2:
