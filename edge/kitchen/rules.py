@@ -6,7 +6,9 @@ tracker gives up); a track's stay counts from the sample the tracker first saw i
 was confirmed. Within a stay, the *condition* holds while the person's hat state is ``no_hat``; it starts at
 the first such sample and resets when a chef hat is seen again. The alarm is raised at the first sample with
 ``t − condition start ≥ T``, at most once per stay, and only while the person is in view (the event needs
-their box). A person leaving and coming back starts a new stay, which can alarm again.
+their box); while a track that is held but unseen overlaps that box, the alarm waits up to ``max_defer_s`` for
+a sample where the two people are told apart (the one box seen may have gone to either track). A person leaving
+and coming back starts a new stay, which can alarm again.
 
 uncovered_bin — per bin zone. The condition holds while the bin is open and nobody uses it (no person's floor
 point in the bin zone); it starts at the first such sample and resets when the bin is closed or used. One alarm
