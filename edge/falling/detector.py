@@ -6,6 +6,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import pairwise
+from statistics import median
 from typing import TYPE_CHECKING
 
 import cv2
@@ -14,7 +16,7 @@ import numpy as np
 from edge.events import Event, Release, TrackPoint, wall_clock_at
 from edge.falling.motion import MotionDetector, MotionParams
 from edge.falling.tracker import Track, Tracker, TrackerParams
-from edge.falling.validate import GRAVITY_MPS2, ValidationParams, Verdict, validate_track
+from edge.falling.validate import GRAVITY_MPS2, ValidationParams, Verdict, fit_quadratic, validate_track
 from edge.frames import Frame
 
 if TYPE_CHECKING:
@@ -38,6 +40,14 @@ class FallingParams:
     several seconds after a first fragment)."""
     overlap_s: float = 0.5
     """A continuation may start this long before the held track ended (a split track)."""
+    link_gap_s: float = 0.5
+    """A rejected track is kept as a possible *piece* of a fall: a track that starts up to this long after it
+    ended (or overlaps it) and continues its path (one constant-acceleration fit carries both across the gap)
+    is validated joined to it. A fall reaches the tracker in pieces when the object stops at a throw's apex,
+    passes a tree or is outshone by rain; each piece alone is too short to be evidence, the chain is."""
+    max_pieces: int = 96
+    """Bound on the pieces kept (the fastest dropped first): a rain storm closes dozens of short tracks a
+    second."""
 
 
 def ballistic_path(rel: ReleaseEstimate, until_s: float, dt_s: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
@@ -76,6 +86,126 @@ def _continues(first: Track, second: Track, tail: int = 12) -> bool:
     err = np.hypot(*(pred - uv2).T)
     # Most of its first points on the path (the tracker may have picked up a stray blob first).
     return int(np.sum(err <= 12.0 + 0.15 * jump)) >= min(3, len(t2))
+
+
+def _pieces_link(first: Track, second: Track, side: int = 8) -> bool:
+    """Are two pieces one path? One constant-acceleration fit must carry ``first``'s last points and
+    ``second``'s first ones across the gap between them (over a second, a fall seen in perspective is close to
+    a parabola in the image, also through a throw's apex, where either piece alone extrapolates badly).
+
+    Tolerance: that of the validation's smoothness test (2 px, plus 1 % of the span's travel, plus 15 % of
+    the blob size, as a tumbling blob's centroid wobbles). Stray points are not left out: a link that needs
+    that brought wrong points into the back-projection and cost storey accuracy (docs/falling.md).
+    """
+    t1, uv1 = first.arrays()
+    t2, uv2 = second.arrays()
+    after = t2 > t1[-1]
+    if after.sum() < 3:
+        return False  # nothing new: the second piece lies within the first's span
+    t = np.concatenate([t1[-side:], t2[after][:side]])
+    uv = np.concatenate([uv1[-side:], uv2[after][:side]])
+    _, rms = fit_quadratic(t, uv)
+    blob = float(np.sqrt(np.median(np.concatenate([first.area[-side:], second.area[:side]]))))
+    travel = float(np.hypot(*(uv[-1] - uv[0])))
+    return rms <= 2.0 + 0.01 * travel + 0.15 * blob
+
+
+MAX_IMAGE_ACCEL_PX_S2 = 1500.0
+"""A bound on how far a fall's image path bends away from a straight line over a gap (px/s²)."""
+
+
+def _end_state(track: Track, head: bool = False) -> tuple[float, float, float, float, float]:
+    """(t, u, v, du/dt, dv/dt) at a track's last point (or first, with ``head``), from its 5 points nearest
+    that end, robust to one stray blob there (the tracker often seeds a track on a raindrop beside the
+    object): medians of the step velocities, and of the points carried to the end's time. Plain Python: on
+    five points it is several times faster than numpy, and rain calls it for every short track."""
+    sl = slice(0, 5) if head else slice(-5, None)
+    t, u, v = track.t[sl], track.u[sl], track.v[sl]
+    t_end = t[0] if head else t[-1]
+    if len(t) < 2:
+        return (t_end, u[0], v[0], 0.0, 0.0)
+    dts = [max(b - a, 1e-3) for a, b in pairwise(t)]
+    vu = median((b - a) / d for a, b, d in zip(u, u[1:], dts, strict=False))
+    vv = median((b - a) / d for a, b, d in zip(v, v[1:], dts, strict=False))
+    return (t_end, median(x + vu * (t_end - ti) for x, ti in zip(u, t, strict=True)),
+            median(y + vv * (t_end - ti) for y, ti in zip(v, t, strict=True)), vu, vv)
+
+
+def _kinematically_near(ends: np.ndarray, track: Track) -> np.ndarray:
+    """Which track ends (rows t, u, v, du/dt, dv/dt) could lead into ``track``? A cheap, generous test before
+    any fit. A track that starts after an end must start near where that end's velocity leads (20 px, 15 %
+    of the distance covered, and a curvature bound over the gap) with a velocity that curvature allows (a
+    raindrop's piece ends near many others, at another speed or place); one that overlaps an end in time
+    must be within 20 px of it at the end's time (the tracker split one object)."""
+    t0, u0, v0, vu0, vv0 = _end_state(track, head=True)
+    dt = t0 - ends[:, 0]
+    adt = np.abs(dt)
+    speed = np.hypot(ends[:, 3], ends[:, 4])
+    err = np.hypot(ends[:, 1] + ends[:, 3] * dt - u0, ends[:, 2] + ends[:, 4] * dt - v0)
+    near = err <= 20.0 + 0.15 * speed * adt + 0.5 * MAX_IMAGE_ACCEL_PX_S2 * adt * adt
+    dv = np.hypot(ends[:, 3] - vu0, ends[:, 4] - vv0)
+    near &= dv <= 60.0 + 0.5 * np.maximum(speed, np.hypot(vu0, vv0)) + MAX_IMAGE_ACCEL_PX_S2 * adt
+    overlap = dt < 0
+    if overlap.any():
+        t, uv = track.arrays()
+        at = ends[overlap, 0]
+        gap = np.hypot(np.interp(at, t, uv[:, 0]) - ends[overlap, 1], np.interp(at, t, uv[:, 1]) - ends[overlap, 2])
+        near[overlap] = gap <= 20.0
+    return near
+
+
+def _may_continue(first: Track, second: Track) -> bool:
+    """:func:`_kinematically_near` for one pair."""
+    return bool(_kinematically_near(np.asarray([_end_state(first)]), second)[0])
+
+
+class _Pieces:
+    """Recently rejected tracks kept as possible pieces of a longer fall, with the state of each one's end
+    (time, position, velocity) in arrays, so a closed track finds the few pieces it might continue with one
+    vectorised test instead of a fit per piece (rain closes dozens of short tracks a second)."""
+
+    def __init__(self) -> None:
+        self.tracks: list[Track] = []
+        self._ends: list[tuple[float, float, float, float, float]] = []
+        self._array: np.ndarray | None = None  # self._ends as an array, rebuilt after a change
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def add(self, track: Track) -> None:
+        self.tracks.append(track)
+        self._ends.append(_end_state(track))
+        self._array = None
+
+    def keep(self, mask: list[bool]) -> None:
+        self.tracks = [tr for tr, m in zip(self.tracks, mask, strict=True) if m]
+        self._ends = [e for e, m in zip(self._ends, mask, strict=True) if m]
+        self._array = None
+
+    def ends(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.asarray(self._ends, np.float64).reshape(-1, 5)
+        return self._array
+
+    def drop_fastest(self, count: int) -> None:
+        """Drop ``count`` pieces, the fastest first. In rain the pieces are mostly raindrops' tracks, which
+        cross the view in a fraction of a second; the pieces worth keeping are slow (an object near its
+        release or a throw's apex, or far away), and a fast object is seldom cut into short pieces."""
+        speed = np.hypot(*self.ends()[:, 3:5].T)
+        drop = set(np.argsort(-speed, kind="stable")[:count].tolist())
+        self.keep([i not in drop for i in range(len(self.tracks))])
+
+    def near(self, track: Track, min_gap_s: float, max_gap_s: float) -> list[int]:
+        """Indices of the pieces (newest first) that ``track`` could continue: it starts within the gap bounds
+        after the piece ends, near where the piece's end velocity leads (``_may_continue`` for all at once:
+        generous, the joint fit decides)."""
+        if not self._ends:
+            return []
+        ends = self.ends()
+        dt = track.t[0] - ends[:, 0]
+        ok = (dt > min_gap_s) & (dt <= max_gap_s) & (ends[:, 0] < track.t[-1])
+        ok &= _kinematically_near(ends, track)
+        return np.nonzero(ok)[0][::-1].tolist()
 
 
 def watch_mask(width: int, height: int, cal: FacadeCalibration | None) -> np.ndarray:
@@ -126,6 +256,8 @@ class FallingDetector:
         self._frame_interval = 0.04
         self._last_t: float | None = None
         self._pending: list[tuple[Track, Verdict]] = []
+        self._pieces = _Pieces()
+        """Recently rejected tracks that may be pieces of a longer fall (see ``FallingParams.link_gap_s``)."""
         self._paths: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         """Projected metric paths of held tracks, by id of their verdict (computed once per verdict)."""
         self.rejections: Counter[str] = Counter()
@@ -185,6 +317,7 @@ class FallingDetector:
         events = self._events(self._tracker.flush(), now=None)
         events += [self._event(tr, v) for tr, v in self._pending]
         self._pending = []
+        self._pieces = _Pieces()
         return events
 
     def _events(self, tracks: list[Track], now: float | None) -> list[Event]:
@@ -202,6 +335,10 @@ class FallingDetector:
             if self._join_pending(track):
                 continue
             verdict = self._validate(track)
+            if not verdict.accepted and self._may_be_piece(track):
+                linked = self._link_piece(track)
+                if linked is not None:
+                    track, verdict = linked
             if verdict.accepted:
                 self._pending.append(self._clean(track, verdict))
             else:
@@ -210,8 +347,13 @@ class FallingDetector:
                     self.on_rejected(track, verdict)
                 log.debug("%s: rejected track %.2f–%.2f s (%d points): %s", self.camera_id, track.t[0],
                           track.t[-1], len(track), verdict.reason)
+                if self._may_be_piece(track):
+                    self._pieces.add(track)
+        if len(self._pieces) > self.params.max_pieces:
+            self._pieces.drop_fastest(len(self._pieces) - self.params.max_pieces)
         if now is None:
             return []
+        self._expire_pieces(now)
         due: list[tuple[Track, Verdict]] = []
         keep: list[tuple[Track, Verdict]] = []
         for tr, v in self._pending:
@@ -233,7 +375,9 @@ class FallingDetector:
         """Image-space extrapolation first (fine over a few frames); with a calibration, also the held track's
         metric 3-D fit (gravity and drag), since the image-space extrapolation of a perspective fall drifts by
         tens of pixels a second."""
-        if _continues(held, track):  # image-space extrapolation: good over short gaps
+        if not _may_continue(held, track):
+            return False
+        if _continues(held, track) or _pieces_link(held, track):  # image space: good over short gaps
             return True
         if verdict.release is None or self.calibration is None:
             return False
@@ -258,6 +402,53 @@ class FallingDetector:
 
     def _validate(self, track: Track) -> Verdict:
         return validate_track(track, self.params.validation, self.calibration, self._scale, self._frame_interval)
+
+    def _may_be_piece(self, track: Track) -> bool:
+        """Could a rejected track be a piece of a fall? Either a brief stay in place (an object at its
+        release, or at a throw's apex, barely moves for a few frames) or a fairly straight move; leaves
+        swaying in a tree close many tracks that hover for long or zigzag between blobs."""
+        travel = float(np.hypot(track.u[-1] - track.u[0], track.v[-1] - track.v[0]))
+        if travel < 4.0:
+            return len(track) <= 8
+        path = float(np.hypot(np.diff(track.u), np.diff(track.v)).sum())
+        return travel >= 0.6 * path
+
+    def _expire_pieces(self, now: float) -> None:
+        """Keep a piece while a track that could continue it may still close: one that started within
+        ``link_gap_s`` of the piece's end and is still open (an object can stay in view for seconds)."""
+        p = self.params
+        if not self._pieces:
+            return
+        ends = self._pieces.ends()[:, 0]
+        old = now - ends > p.link_gap_s
+        if not old.any():
+            return
+        assert self._tracker is not None
+        starts = np.array([tr.t[0] for tr in self._tracker.active if len(tr) >= 3])
+        rel = starts[None, :] - ends[:, None]
+        waited_for = ((rel > -p.overlap_s) & (rel <= p.link_gap_s)).any(axis=1)
+        self._pieces.keep((~old | waited_for).tolist())
+
+    def _link_piece(self, track: Track) -> tuple[Track, Verdict] | None:
+        """``track`` joined to the kept pieces it continues, when the chain validates as a fall.
+
+        The most recent piece that links is tried first; a chain that does not validate yet (still too short)
+        is kept as a piece itself, so a fall in three or four pieces is assembled one link at a time.
+        """
+        p = self.params
+        for i in self._pieces.near(track, -p.overlap_s, p.link_gap_s):
+            piece = self._pieces.tracks[i]
+            if not _pieces_link(piece, track):
+                continue
+            merged = piece.joined(track)
+            verdict = self._validate(merged)
+            if verdict.accepted:
+                self._pieces.keep([j != i for j in range(len(self._pieces))])
+                log.debug("%s: track %.2f–%.2f s completes a fall with the piece %.2f–%.2f s", self.camera_id,
+                          track.t[0], track.t[-1], piece.t[0], piece.t[-1])
+                return merged, verdict
+            self._pieces.add(merged)
+        return None
 
     def _join_pending(self, track: Track) -> bool:
         """Merge ``track`` into a held accepted track it continues; True when it did."""
