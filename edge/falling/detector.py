@@ -465,6 +465,14 @@ class FallingDetector:
                 log.debug("%s: joined track %.2f–%.2f s to the one ending %.2f s", self.camera_id, track.t[0],
                           track.t[-1], held.t[-1])
                 return True
+            if self._validate(track).accepted:
+                # The same object (it continues the held track) whose joined track fails a test that each
+                # part passes (a long gap leaves it sparse): one event still, from the held track's fit, with
+                # the continuation's points in its track for the record.
+                self._pending[i] = (merged, replace(held_verdict, keep=None))
+                log.debug("%s: track %.2f–%.2f s continues the one ending %.2f s (kept with its fit)",
+                          self.camera_id, track.t[0], track.t[-1], held.t[-1])
+                return True
         return False
 
     def _event(self, track: Track, verdict: Verdict) -> Event:
