@@ -325,8 +325,10 @@ class FallingDetector:
 
         A tumbling or low-contrast object often breaks into two tracks. A closed track that continues a held
         one (its first points lie on the held track's extrapolated path) is merged and the whole re-validated,
-        so the object gives one event, back-projected from its whole visible fall. Held tracks are emitted
-        ``hold_s`` after they closed (``now`` = current media time; None flushes nothing here).
+        so the object gives one event, back-projected from its whole visible fall. A rejected track may be a
+        piece of a fall: it is joined to the kept pieces it continues, and kept itself (docs/falling.md, "A
+        fall in pieces"). Held tracks are emitted ``hold_s`` after they closed (``now`` = current media time;
+        None flushes nothing here).
         """
         hold = self.params.hold_s
         for track in sorted(tracks, key=lambda tr: tr.t[0]):
@@ -335,7 +337,8 @@ class FallingDetector:
             if self._join_pending(track):
                 continue
             verdict = self._validate(track)
-            if not verdict.accepted and self._may_be_piece(track):
+            piece = not verdict.accepted and self._may_be_piece(track)
+            if piece:
                 linked = self._link_piece(track)
                 if linked is not None:
                     track, verdict = linked
@@ -347,7 +350,7 @@ class FallingDetector:
                     self.on_rejected(track, verdict)
                 log.debug("%s: rejected track %.2f–%.2f s (%d points): %s", self.camera_id, track.t[0],
                           track.t[-1], len(track), verdict.reason)
-                if self._may_be_piece(track):
+                if piece:
                     self._pieces.add(track)
         if len(self._pieces) > self.params.max_pieces:
             self._pieces.drop_fastest(len(self._pieces) - self.params.max_pieces)
