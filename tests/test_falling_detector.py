@@ -231,3 +231,17 @@ def test_blob_size_test_ignores_the_slivers_of_a_slow_object() -> None:
     uv = np.column_stack([np.full(12, 50.0), v])
     area = np.array([3.0, 4.0, 3.0, 60.0] + [100.0] * 8)  # the fourth moves 6 px a frame (central difference)
     assert set(_displaced_areas(t, uv, area, 1 / FPS).tolist()) == {60.0, 100.0}
+
+
+def test_a_fall_lost_for_a_second_gives_one_event() -> None:
+    """A tumbling object seen every other frame, hidden for a second mid-fall: each part is a fall, the two
+    joined are too sparse to pass; the later part still joins the first part's event instead of raising a
+    second one."""
+    def flashing(t: float) -> tuple[float, float] | None:
+        if t < 2.0 or round(t * FPS) % 2 or 3.02 < t < 3.98 or t > 5.02:
+            return None
+        return 200 + 15 * t, 20 + 0.5 * 70 * (t - 1.5) ** 2
+
+    events = run(render(flashing, n=140))
+    assert len(events) == 1
+    assert events[0].start < 2.1 and events[0].end > 4.9
