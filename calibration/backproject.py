@@ -672,18 +672,23 @@ def estimate_release(
     storey_m = float(np.median(np.diff(edges)))
     spacing = prior.profile_spacing_storeys * storey_m
     grid_set: set[float] = set()
+    base = float(mode_rel[best, 2])
+    if not math.isfinite(base):
+        return _unlocated(fit, "ballistic-fit(no-release-found)")
     for i in good:
         zi = float(mode_rel[i, 2])
         cov = np.linalg.pinv(modes.J[i].T @ modes.J[i], rcond=1e-12, hermitian=True)
         sd = math.sqrt(max(float(grad_z[i] @ cov @ grad_z[i]), 0.0))
+        if not (math.isfinite(zi) and math.isfinite(sd)):
+            continue  # a mode whose release the flight cannot reach (overflow): no profile around it
         reach = min(max(prior.profile_min_storeys * storey_m, 3.5 * sd), prior.profile_max_storeys * storey_m)
-        # On a lattice through the best mode, so that the peak itself is a profile point.
-        base = float(mode_rel[best, 2])
+        # On a lattice through the best mode (``base``), so that the peak itself is a profile point.
         k0 = math.floor((zi - reach - base) / spacing)
         grid_set.update(base + spacing * k for k in range(k0, math.ceil((zi + reach - base) / spacing) + 1))
     grid = np.array(sorted(z for z in grid_set if edges[0] - spacing <= z <= edges[-1] + spacing))
-    grid = grid[np.r_[True, np.diff(grid) > 1e-6]]
-    if len(grid) < 2:
+    if grid.size:
+        grid = grid[np.r_[True, np.diff(grid) > 1e-6]]
+    if len(grid) < 2:  # every mode's lattice lies outside the building (or none could be built)
         return _unlocated(fit, "ballistic-fit(outside-building)")
     mode_of = good[np.argmin(np.abs(grid[:, None] - mode_rel[good, 2][None, :]), axis=1)]
     starts = _storey_starts(prob, modes, mode_of, grid)
