@@ -88,6 +88,7 @@ class CameraWorker:
         self._segment: Segment | None = None
         self._rate_mark = (time.monotonic(), 0, 0)
         self.events = 0
+        self.detector_errors = 0
 
     # --- status ------------------------------------------------------------------------------------------------
 
@@ -103,7 +104,8 @@ class CameraWorker:
         since = datetime.fromtimestamp(st.stream_since_wall_s, UTC) if st.stream_since_wall_s is not None else None
         return {"fps_in": round((st.packets - p_prev) / dt, 2), "fps_out": round((st.frames - f_prev) / dt, 2),
                 "decode_lag_s": lag, "dropped_frames": st.dropped_frames + st.corrupt_packets,
-                "reconnects": st.reconnects, "events": self.events, "frames": st.frames,
+                "reconnects": st.reconnects, "events": self.events, "detector_errors": self.detector_errors,
+                "frames": st.frames,
                 "stream": st.stream, "stream_since": utc_iso(since) if since is not None else None}
 
     # --- main loop -----------------------------------------------------------------------------------------------
@@ -168,6 +170,15 @@ class CameraWorker:
         except (ValueError, UserError) as exc:  # e.g. the calibration or a bin reference does not fit this size
             log.error("%s: detection paused until the resolution changes: %s", self.camera.camera_id, exc)
             self._detection_paused = True
+            return
+        except Exception:
+            # A bug in detection (one bad track, say) must not end the camera's recording, its evidence
+            # delivery or the other events: log it with its traceback (the first, then every 1000th) and go
+            # on with the next frame. The status's ``detector_errors`` shows it.
+            self.detector_errors += 1
+            if self.detector_errors == 1 or self.detector_errors % 1000 == 0:
+                log.exception("%s: detection failed on frame %.3f s (%d so far); going on", self.camera.camera_id,
+                              frame.t_s, self.detector_errors)
             return
         for event in events:
             self._queue(event)
