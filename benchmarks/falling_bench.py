@@ -55,17 +55,23 @@ def _truth_track(throw: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p["t"] for p in pts]), np.array([[p["u"], p["v"]] for p in pts])
 
 
-def _matches(ev_t: np.ndarray, ev_uv: np.ndarray, throw: dict[str, Any], fps: float) -> bool:
+def _truth_at(t: np.ndarray, throw: dict[str, Any], fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The throw's visible truth position nearest in time to each of ``t`` (M, 2), and whether one is within
+    0.6 frame intervals (M,)."""
     tt, tuv = _truth_track(throw)
     if tt.size == 0:
-        return False
-    idx = np.clip(np.searchsorted(tt, ev_t), 0, tt.size - 1)
+        return np.zeros((t.size, 2)), np.zeros(t.size, bool)
+    idx = np.clip(np.searchsorted(tt, t), 0, tt.size - 1)
     prev = np.clip(idx - 1, 0, tt.size - 1)
-    idx = np.where(np.abs(tt[prev] - ev_t) < np.abs(tt[idx] - ev_t), prev, idx)
-    near_t = np.abs(tt[idx] - ev_t) < 0.6 / fps
+    idx = np.where(np.abs(tt[prev] - t) < np.abs(tt[idx] - t), prev, idx)
+    return tuv[idx], np.abs(tt[idx] - t) < 0.6 / fps
+
+
+def _matches(ev_t: np.ndarray, ev_uv: np.ndarray, throw: dict[str, Any], fps: float) -> bool:
+    truth_uv, near_t = _truth_at(ev_t, throw, fps)
     if near_t.sum() < max(3, 0.5 * ev_t.size):
         return False
-    d = np.hypot(*(tuv[idx[near_t]] - ev_uv[near_t]).T)
+    d = np.hypot(*(truth_uv[near_t] - ev_uv[near_t]).T)
     return bool(np.median(d) <= MATCH_PX)
 
 
@@ -75,14 +81,8 @@ def _storey_index(names: list[str], name: str | None) -> int | None:
 
 def _on_truth(t: np.ndarray, uv: np.ndarray, throw: dict[str, Any], fps: float) -> int:
     """How many of a track's points lie on the throw's truth track (same time, within MATCH_PX)."""
-    tt, tuv = _truth_track(throw)
-    if tt.size == 0 or t.size == 0:
-        return 0
-    idx = np.clip(np.searchsorted(tt, t), 0, tt.size - 1)
-    prev = np.clip(idx - 1, 0, tt.size - 1)
-    idx = np.where(np.abs(tt[prev] - t) < np.abs(tt[idx] - t), prev, idx)
-    near = (np.abs(tt[idx] - t) < 0.6 / fps) & (np.hypot(*(tuv[idx] - uv).T) <= MATCH_PX)
-    return int(near.sum())
+    truth_uv, near_t = _truth_at(t, throw, fps)
+    return int((near_t & (np.hypot(*(truth_uv - uv).T) <= MATCH_PX)).sum())
 
 
 def _explain_miss(throw: dict[str, Any], fps: float, rejected: list[tuple[np.ndarray, np.ndarray, str]],

@@ -192,22 +192,12 @@ def test_kitchen_sample_events_are_true_violations(name: str, tmp_path: Path) ->
 
 def test_kitchen_model_free_camera_runs_without_a_model(tmp_path: Path) -> None:
     """`analyze --detector kitchen` with bin zones that have a reference image needs no model file."""
-    import dataclasses
-
-    import cv2
-
-    from edgewatch.scenes.kitchen import make_renderer, random_spec, render_scene
-
-    spec = random_spec(7, width=480, height=270, duration_s=6.0)
-    first = spec.layout.bins[0].name
-    spec = dataclasses.replace(spec, staff=(), lid_events=((first, 0.5, True),))
-    paths = render_scene(spec, tmp_path, "k")
-    image, _ = make_renderer(spec).render(0.0, [], {b.name: 0.0 for b in spec.layout.bins}, 0, with_people=False)
-    cv2.imwrite(str(tmp_path / "closed.png"), image)
     import yaml
+    from kitchen_scenes import empty_kitchen_with_open_bin
 
+    paths, first, reference = empty_kitchen_with_open_bin(tmp_path, 7, 6.0, "k")
     cam = yaml.safe_load(paths["camera"].read_text())
-    cam["zones"] = [{**z, "reference": "closed.png"} for z in cam["zones"] if z["kind"] == "bin"]
+    cam["zones"] = [{**z, "reference": reference.name} for z in cam["zones"] if z["kind"] == "bin"]
     cam["rules"]["uncovered_bin_after_s"] = 3.0
     cam["model"] = "does-not-exist.onnx"  # not needed: every zone is model-free
     (tmp_path / "cam.yaml").write_text(yaml.safe_dump(cam))

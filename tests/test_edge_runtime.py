@@ -401,20 +401,11 @@ def test_kitchen_camera_event_arrives_with_its_clip_and_boxes(tmp_path: Path, mo
                                                               server: FakeServer, edges: list[EdgeProcess]) -> None:
     """A kitchen camera in the worker: a rendered empty kitchen whose bin opens at 0.5 s and stays open, watched
     in the model-free bin mode (a reference image, no model), gives one uncovered_bin event with its clip."""
-    import dataclasses
+    from kitchen_scenes import empty_kitchen_with_open_bin
 
-    import cv2
-
-    from edgewatch.scenes.kitchen import make_renderer, random_spec, render_scene
-
-    spec = random_spec(11, width=480, height=270, duration_s=8.0)
-    first = spec.layout.bins[0].name
-    spec = dataclasses.replace(spec, staff=(), lid_events=((first, 0.5, True),))
-    paths = render_scene(spec, tmp_path, "kitchen")
-    image, _ = make_renderer(spec).render(0.0, [], {b.name: 0.0 for b in spec.layout.bins}, 0, with_people=False)
-    cv2.imwrite(str(tmp_path / "closed.png"), image)
+    paths, first, reference = empty_kitchen_with_open_bin(tmp_path, 11, 8.0, "kitchen")
     cam = yaml.safe_load(paths["camera"].read_text())
-    zones = [{**z, "reference": str(tmp_path / "closed.png")} for z in cam["zones"] if z["name"] == first]
+    zones = [{**z, "reference": str(reference)} for z in cam["zones"] if z["name"] == first]
     config = edge_config(tmp_path, mosquitto.port, {})
     config["cameras"] = [{"camera_id": "cam1", "detector": "kitchen", "source": str(paths["video"]),
                           "replay": "fast", "zones": zones, "rules": {"uncovered_bin_after_s": 3.0},

@@ -334,9 +334,11 @@ class FallingDetector:
         for track in sorted(tracks, key=lambda tr: tr.t[0]):
             if len(track) < 3:
                 continue
-            if self._join_pending(track):
+            joined, verdict = self._join_pending(track)
+            if joined:
                 continue
-            verdict = self._validate(track)
+            if verdict is None:
+                verdict = self._validate(track)
             piece = not verdict.accepted and self._may_be_piece(track)
             if piece:
                 linked = self._link_piece(track)
@@ -453,8 +455,10 @@ class FallingDetector:
             self._pieces.add(merged)
         return None
 
-    def _join_pending(self, track: Track) -> bool:
-        """Merge ``track`` into a held accepted track it continues; True when it did."""
+    def _join_pending(self, track: Track) -> tuple[bool, Verdict | None]:
+        """Merge ``track`` into a held accepted track it continues: (True, None) when it did; else (False, the
+        track's own verdict when it had to be computed here, so the caller does not validate it twice)."""
+        own: Verdict | None = None
         for i, (held, held_verdict) in enumerate(self._pending):
             gap = track.t[0] - held.t[-1]
             # A second track may also overlap the first in time (the tracker split the object for a moment).
@@ -467,16 +471,18 @@ class FallingDetector:
                 self._pending[i] = self._clean(merged, verdict)
                 log.debug("%s: joined track %.2f–%.2f s to the one ending %.2f s", self.camera_id, track.t[0],
                           track.t[-1], held.t[-1])
-                return True
-            if self._validate(track).accepted:
+                return True, None
+            if own is None:
+                own = self._validate(track)
+            if own.accepted:
                 # The same object (it continues the held track) whose joined track fails a test that each
                 # part passes (a long gap leaves it sparse): one event still, from the held track's fit, with
                 # the continuation's points in its track for the record.
                 self._pending[i] = (merged, replace(held_verdict, keep=None))
                 log.debug("%s: track %.2f–%.2f s continues the one ending %.2f s (kept with its fit)",
                           self.camera_id, track.t[0], track.t[-1], held.t[-1])
-                return True
-        return False
+                return True, None
+        return False, own
 
     def _event(self, track: Track, verdict: Verdict) -> Event:
         keep = verdict.keep if verdict.keep is not None else np.ones(len(track), bool)
