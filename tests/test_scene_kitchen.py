@@ -224,3 +224,14 @@ def test_yolo_export_writes_valid_labels(tmp_path: Path) -> None:
                 assert cy - h / 2 >= -1e-6 and cy + h / 2 <= 1 + 1e-6
                 n_boxes += 1
     assert n_boxes > 0
+
+
+def test_yolo_export_is_the_same_rendered_in_parallel(tmp_path: Path) -> None:
+    """``jobs`` renders scenes in other processes; every random draw is made beforehand, so the files are the
+    same byte for byte (a data set's command reproduces it whatever machine made it)."""
+    one = export_yolo_dataset(tmp_path / "one", 14, 5, imgsz=160, val_fraction=0.3).parent
+    three = export_yolo_dataset(tmp_path / "three", 14, 5, imgsz=160, val_fraction=0.3, jobs=3).parent
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file() and p.name != "data.yaml")
+    assert len(files) == 2 * 14 and files == sorted(p.relative_to(three) for p in three.rglob("*")
+                                                      if p.is_file() and p.name != "data.yaml")
+    assert all((one / f).read_bytes() == (three / f).read_bytes() for f in files)

@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="kitchen-dataset: image width in pixels, 16:9 (default 640)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="kitchen-dataset: fraction of scenes held out for validation (default 0.2)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="kitchen-dataset: processes rendering side by side; the images are the same for any "
+                   "number (default 1)")
     p.set_defaults(func=run)
 
 
@@ -91,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--imgsz must be between 64 and 4096, got {args.imgsz}")
         if not 0.0 <= args.val_fraction < 1.0:
             raise UserError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+        if args.jobs < 1:
+            raise UserError(f"--jobs must be at least 1, got {args.jobs}")
         data_yaml = export_yolo_dataset(args.out, args.count, args.seed, imgsz=args.imgsz,
-                                        val_fraction=args.val_fraction, progress=_every(50))
+                                        val_fraction=args.val_fraction, jobs=args.jobs, progress=_every(50))
         # Provenance for `edgewatch train`, which copies it into the model's manifest; Ultralytics ignores it.
         with data_yaml.open("a") as f:
             f.write(yaml.safe_dump({

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,6 @@ from edgewatch.scenes.kitchen_render import (
     Lighting,
 )
 from edgewatch.scenes.kitchen_staff import HAT_STYLES, PersonState, StaffMember, plan_staff, state_at
-from edgewatch.scenes.video import H264Writer
 
 __all__ = [
     "KITCHEN_CLASSES",
@@ -386,6 +385,8 @@ def render_scene(spec: KitchenSceneSpec, out_dir: Path, name: str, progress: Pro
     zones = zone_polygons(spec)
     frames: list[dict[str, object]] = []
     n = spec.n_frames
+    from edgewatch.scenes.video import H264Writer  # PyAV: only scenes need it, not the YOLO export
+
     with H264Writer(paths["video"], spec.width, spec.height, fps=spec.fps, crf=crf) as writer:
         for i in range(n):
             img, drawn = render_frame(spec, renderer, i)
@@ -512,15 +513,44 @@ def yolo_labels(drawn: list[DrawnObject], width: int, height: int) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class _ScenePlan:
+    """One scene's share of a YOLO export: which frames, their JPEG qualities, and where they go."""
+
+    spec: KitchenSceneSpec
+    out_dir: Path
+    split: str
+    frames: tuple[int, ...]
+    qualities: tuple[int, ...]
+
+
+def _render_plan(plan: _ScenePlan) -> int:
+    """Render and write one scene's images and labels; returns how many images it wrote."""
+    cv2.setNumThreads(1)  # one scene per process: OpenCV's own threads would only contend
+    spec = plan.spec
+    renderer = make_renderer(spec)
+    for i, quality in zip(plan.frames, plan.qualities, strict=True):
+        img, drawn = render_frame(spec, renderer, i)
+        stem = f"kitchen-{spec.seed}-{i:05d}"
+        cv2.imwrite(str(plan.out_dir / "images" / plan.split / f"{stem}.jpg"), img,
+                    [cv2.IMWRITE_JPEG_QUALITY, quality])
+        lines = yolo_labels(drawn, spec.width, spec.height)
+        (plan.out_dir / "labels" / plan.split / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+    return len(plan.frames)
+
+
 def export_yolo_dataset(out_dir: Path, n_images: int, seed: int, *, imgsz: int = 640, val_fraction: float = 0.2,
-                        progress: Progress | None = None) -> Path:
+                        jobs: int = 1, progress: Progress | None = None) -> Path:
     """Write an Ultralytics dataset (images/{train,val}, labels/{train,val}, data.yaml) of ``n_images`` frames
     from scenes seeded from ``seed``, six frames per scene at random times, ``imgsz`` wide (16:9). The split is
-    by scene so that no scene feeds both train and val. Returns the data.yaml path."""
+    by scene so that no scene feeds both train and val. ``jobs`` processes render scenes side by side; the files
+    are the same for any ``jobs``. Returns the data.yaml path."""
     if n_images < 1:
         raise ValueError(f"n_images must be at least 1, got {n_images}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     out_dir = Path(out_dir)
     width = imgsz - imgsz % 2
     height = max(64, round(imgsz * 9 / 16 / 2) * 2)
@@ -532,24 +562,35 @@ def export_yolo_dataset(out_dir: Path, n_images: int, seed: int, *, imgsz: int =
     for split in ("train", "val"):
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
-    written = 0
+    # Every random draw is made here, in scene order, so that rendering can run in any order and any process.
+    plans = []
+    planned = 0
     for k in range(n_scenes):
         scene_seed = _scene_seed(seed, k)
         spec = random_spec(scene_seed, width=width, height=height, duration_s=30.0)
-        renderer = make_renderer(spec)
-        split = "val" if k in val else "train"
-        n_here = min(_IMAGES_PER_SCENE, n_images - written)
-        frames = sorted(rng.choice(np.arange(int(0.3 * spec.fps), spec.n_frames), n_here, replace=False))
-        for i in frames:
-            img, drawn = render_frame(spec, renderer, int(i))
-            stem = f"kitchen-{scene_seed}-{int(i):05d}"
-            quality = int(rng.integers(60, 96))
-            cv2.imwrite(str(out_dir / "images" / split / f"{stem}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            lines = yolo_labels(drawn, width, height)
-            (out_dir / "labels" / split / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
-            written += 1
+        n_here = min(_IMAGES_PER_SCENE, n_images - planned)
+        frames = sorted(int(i) for i in rng.choice(np.arange(int(0.3 * spec.fps), spec.n_frames), n_here,
+                                                   replace=False))
+        qualities = [int(rng.integers(60, 96)) for _ in frames]
+        plans.append(_ScenePlan(spec, out_dir, "val" if k in val else "train", tuple(frames), tuple(qualities)))
+        planned += n_here
+    written = 0
+    done: Iterator[int]
+    if jobs == 1:
+        done = map(_render_plan, plans)
+    else:
+        import concurrent.futures
+
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
+        done = pool.map(_render_plan, plans, chunksize=4)
+    try:
+        for n in done:
+            written += n
             if progress is not None:
                 progress(written, n_images)
+    finally:
+        if jobs > 1:
+            pool.shutdown(cancel_futures=True)
     data = {"path": str(out_dir.resolve()), "train": "images/train", "val": "images/val",
             "nc": len(KITCHEN_CLASSES), "names": dict(enumerate(KITCHEN_CLASSES))}
     data_yaml = out_dir / "data.yaml"
