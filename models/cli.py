@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--model", default="yolo11n.yaml",
                    help="model YAML to train from scratch (yolo11n.yaml, yolov8n.yaml, …) or local .pt weights")
     t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--time", type=float, metavar="HOURS",
+                   help="train for this long instead of a number of epochs: after each epoch the epoch count "
+                   "and the learning-rate schedule are refitted to end on time (Ultralytics' time budget)")
     t.add_argument("--imgsz", type=int, default=640, help="training image size (square, multiple of 32)")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--workers", type=int, default=2, help="data-loader processes")
@@ -87,12 +90,14 @@ def run_train(args: argparse.Namespace) -> int:
         raise UserError("--epochs and --batch must be at least 1, --imgsz a multiple of 32")
     if not 0.0 < args.fraction <= 1.0:
         raise UserError(f"--fraction must be in (0, 1], got {args.fraction}")
+    if args.time is not None and not 0.0 < args.time <= 240.0:
+        raise UserError(f"--time must be a number of hours in (0, 240], got {args.time}")
     settings = TrainSettings(data=args.data, model=args.model, epochs=args.epochs, imgsz=args.imgsz,
                              batch=args.batch, workers=args.workers, device=args.device, seed=args.seed,
                              out=args.out, cache=not args.no_cache, mosaic=args.mosaic,
                              close_mosaic=args.close_mosaic, threads=args.threads, nbs=args.nbs,
                              warmup_epochs=args.warmup_epochs, val_each_epoch=not args.final_val_only,
-                             fraction=args.fraction)
+                             fraction=args.fraction, time_h=args.time)
     with contextlib.redirect_stdout(sys.stderr):  # Ultralytics' progress bars write to sys.stdout
         best = train(settings, command=_command())
     print(best)

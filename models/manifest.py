@@ -35,6 +35,7 @@ class Training(BaseModel):
     images_train: int | None = None
     images_val: int | None = None
     wall_time_s: float | None = None
+    device: str | None = Field(default=None, description="what it trained on: cpu, or the GPU's name")
     versions: dict[str, str] = Field(default_factory=dict, description="ultralytics, torch, python")
 
 

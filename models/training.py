@@ -43,6 +43,7 @@ class TrainSettings:
     warmup_epochs: float = 3.0
     val_each_epoch: bool = True  # False: validate only after the last epoch
     fraction: float = 1.0  # of the training images, the first ones in sorted order
+    time_h: float | None = None  # a time budget in hours: epochs and schedule are refitted to it after each epoch
 
 
 def read_data_yaml(path: Path) -> dict[str, Any]:
@@ -85,6 +86,14 @@ def count_images(data_yaml: Path, data: dict[str, Any], split: str) -> int:
     return n
 
 
+def _device_name(torch: Any, device: str) -> str:
+    """What trained: the GPU's name for a CUDA device index, else the device string as given."""
+    first = device.split(",")[0].removeprefix("cuda:")
+    if first.isdigit() and torch.cuda.is_available():
+        return str(torch.cuda.get_device_name(int(first)))
+    return device
+
+
 def train(settings: TrainSettings, command: str | None = None) -> Path:
     """Train, write the run's ``edgewatch-train.json``, and return the best weights' path."""
     ultralytics = require_ultralytics("edgewatch train")
@@ -111,6 +120,7 @@ def train(settings: TrainSettings, command: str | None = None) -> Path:
         plots=False, patience=settings.patience, cache=settings.cache, mosaic=settings.mosaic,
         close_mosaic=settings.close_mosaic, nbs=settings.nbs, warmup_epochs=settings.warmup_epochs,
         val=settings.val_each_epoch, fraction=settings.fraction, verbose=True,
+        **({"time": settings.time_h} if settings.time_h else {}),
     )
     wall_s = time.monotonic() - started
     trainer = model.trainer
@@ -123,7 +133,8 @@ def train(settings: TrainSettings, command: str | None = None) -> Path:
     command = command or shlex.join(["edgewatch", "train", *sys.argv[2:]])
     architecture = (f"{settings.model} (from scratch)" if settings.model.endswith((".yaml", ".yml"))
                     else settings.model)
-    epochs = settings.epochs
+    # The epochs actually trained: a time budget or early stopping ends the run before settings.epochs.
+    epochs = int(getattr(trainer, "epoch", settings.epochs - 1)) + 1
     parent = Path(settings.model).resolve().parent.parent / TRAIN_RECORD
     if settings.model.endswith(".pt") and parent.is_file():
         # Continued from weights of an earlier `edgewatch train`: the record keeps the whole chain of commands.
@@ -143,6 +154,7 @@ def train(settings: TrainSettings, command: str | None = None) -> Path:
         "images_val": count_images(settings.data, data, "val"),
         "classes": class_names(data),
         "wall_time_s": round(wall_s, 1),
+        "device": _device_name(torch, settings.device),
         "versions": {"ultralytics": ultralytics.__version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     }

@@ -242,6 +242,13 @@ def test_train_and_export_without_the_extra_say_what_to_install(
     assert err.startswith(f"edgewatch {argv[0]}: error:") and "pip install 'edgewatch[train]'" in err
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "500"])
+def test_train_time_budget_out_of_range_is_a_one_line_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert edgewatch_main(["train", "--data", "data.yaml", "--time", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--time" in err and value in err
+
+
 @pytest.mark.slow
 def test_train_export_load_round_trip(tmp_path: Path) -> None:
     """A real training run through the train venv (torch, ultralytics): 1 epoch on a few 128 px images, ONNX
@@ -258,12 +265,13 @@ def test_train_export_load_round_trip(tmp_path: Path) -> None:
         return done.stdout
 
     run("generate", "kitchen-dataset", "--out", "ds", "--count", "12", "--seed", "3", "--imgsz", "128",
-        "--val-fraction", "0.5")
+        "--val-fraction", "0.5", "--jobs", "2")
     best = Path(run("train", "--data", "ds/data.yaml", "--epochs", "1", "--imgsz", "128", "--batch", "4",
                     "--out", "run", "--final-val-only").strip().splitlines()[-1])
     assert best.is_file()
     record = json.loads((tmp_path / "run" / "edgewatch-train.json").read_text())
     assert record["data_command"].startswith("edgewatch generate kitchen-dataset --out ds --count 12")
+    assert record["epochs"] == 1 and record["device"] == "cpu"
     written = run("export", str(best), "-o", "out/m.onnx", "--imgsz", "96x128", "--int8",
                   "--calibration-data", "ds/data.yaml", "--calibration-images", "4").split()
     assert sorted(Path(p).name for p in written) == ["m-int8.manifest.json", "m-int8.onnx", "m.manifest.json",
@@ -274,6 +282,7 @@ def test_train_export_load_round_trip(tmp_path: Path) -> None:
         assert det.names == CLASSES and det.input_size == (128, 96)
         assert det.manifest is not None and det.manifest.precision == precision
         assert det.manifest.training.command.startswith("edgewatch train --data ds/data.yaml --epochs 1")
+        assert det.manifest.training.device == "cpu"
         dets = det.detect([img, img])
         assert len(dets) == 2 and len(dets[0]) > 0  # conf 0: every anchor's best class, after NMS
         assert (dets[0].boxes[:, [0, 2]] <= 160).all() and (dets[0].boxes[:, [1, 3]] <= 90).all()
