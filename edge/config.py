@@ -55,6 +55,9 @@ class CameraConfig(BaseModel):
     source: str | None = Field(default=None, description="rtsp:// URL or file path (ignored by analyze)")
     calibration: Path | None = Field(default=None, description="calibration YAML (falling cameras)")
     model: Path | None = Field(default=None, description="ONNX model (kitchen cameras); default: shipped model")
+    model_input: str | None = Field(default=None, pattern=r"^[1-9][0-9]*x[1-9][0-9]*$",
+                                    description="kitchen cameras: WxH the model runs at (multiples of 32), e.g. "
+                                                "416x256 for about half the CPU; default the model's own size")
     zones: list[Zone] = Field(default_factory=list)
     rules: KitchenRules = Field(default_factory=KitchenRules)
     detect_fps: float = Field(default=3.0, ge=0.2, le=30,
@@ -63,6 +66,14 @@ class CameraConfig(BaseModel):
                                           "detections stand")
     pre_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds before the event")
     post_roll_s: float = Field(default=3.0, ge=0, le=60, description="evidence clip seconds after the event")
+
+    @field_validator("model_input")
+    @classmethod
+    def _multiple_of_32(cls, v: str | None) -> str | None:
+        if v is not None and any(int(x) % 32 or not 32 <= int(x) <= 4096 for x in v.split("x")):
+            raise ValueError(f"{v}: width and height must be multiples of 32 between 32 and 4096 (the model's "
+                             f"stride), e.g. 416x256")
+        return v
 
 
 def load_camera(path: str | Path) -> CameraConfig:

@@ -525,6 +525,25 @@ def test_camera_file_kitchen_keys(tmp_path: Path) -> None:
         load_camera(tmp_path / "bad.yaml")
 
 
+@pytest.mark.parametrize(("value", "why"), [("416x250", "multiples of 32"), ("416", "should match pattern"),
+                                            ("0x256", "should match pattern"), ("8192x256", "between 32 and 4096")])
+def test_camera_model_input_is_checked_with_the_key_named(value: str, why: str, tmp_path: Path) -> None:
+    (tmp_path / "cam.yaml").write_text(f"camera_id: k1\ndetector: kitchen\nmodel_input: '{value}'\n")
+    with pytest.raises(UserError, match=rf"model_input: .*{why}"):
+        load_camera(tmp_path / "cam.yaml")
+
+
+def test_camera_model_input_runs_the_shipped_model_at_that_size(tmp_path: Path) -> None:
+    from edge.kitchen.build import kitchen_model
+
+    (tmp_path / "cam.yaml").write_text("camera_id: k1\ndetector: kitchen\nmodel_input: 416x256\nzones:\n"
+                                       "  - {name: p, kind: hat_required, polygon: [[0, 0], [10, 0], [10, 10]]}\n")
+    model = kitchen_model(load_camera(tmp_path / "cam.yaml"))
+    assert model is not None and model.input_size == (416, 256)
+    assert kitchen_model(load_camera(tmp_path / "cam.yaml").model_copy(update={"model_input": None})).input_size \
+        == (640, 384)
+
+
 def test_edge_yaml_accepts_kitchen_cameras_and_names_a_missing_model(tmp_path: Path) -> None:
     from edge.runtime.config import load_edge_config
 

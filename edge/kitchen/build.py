@@ -52,7 +52,11 @@ def kitchen_model(camera: CameraConfig) -> BoxDetector | None:
         return None
     from models import OnnxDetector
 
-    return OnnxDetector(model_path(camera), conf=KITCHEN_MODEL_CONF, iou=0.45, threads=1)
+    size = None
+    if camera.model_input is not None:
+        w, h = (int(v) for v in camera.model_input.split("x"))
+        size = (w, h)
+    return OnnxDetector(model_path(camera), conf=KITCHEN_MODEL_CONF, iou=0.45, threads=1, input_size=size)
 
 
 def kitchen_detector(camera: CameraConfig, start: datetime, model: BoxDetector | None = None) -> KitchenDetector:
