@@ -245,3 +245,28 @@ def test_a_fall_lost_for_a_second_gives_one_event() -> None:
     events = run(render(flashing, n=140))
     assert len(events) == 1
     assert events[0].start < 2.1 and events[0].end > 4.9
+
+
+def test_a_fall_lost_for_longer_than_the_hold_gives_one_event() -> None:
+    """Seen for 0.8 s, lost for 1.5 s (longer than the 1.2-s hold: the first part's event has gone out), seen
+    again on the same path: the second part is the same fall and raises no second event."""
+    def lost(t: float) -> tuple[float, float] | None:
+        if t < 2.1 or 2.9 < t < 4.4 or t > 5.1:
+            return None
+        return 200 + 15 * t, 10 + 60 * (t - 2.0) + 15 * (t - 2.0) ** 2
+
+    events = run(render(lost, n=130))
+    assert len(events) == 1
+    assert events[0].start < 2.2 and events[0].end < 3.0  # the event of the first part, sent before the second
+
+
+def test_two_objects_falling_one_after_the_other_are_two_events() -> None:
+    """The same two parts 200 px apart: two objects, two events."""
+    def two(t: float) -> tuple[float, float] | None:
+        if 2.1 <= t <= 2.9:
+            return 200 + 15 * t, 10 + 60 * (t - 2.0) + 15 * (t - 2.0) ** 2
+        if 4.4 <= t <= 5.1:
+            return 400 + 15 * t, 10 + 60 * (t - 2.0) + 15 * (t - 2.0) ** 2
+        return None
+
+    assert len(run(render(two, n=130))) == 2

@@ -40,6 +40,10 @@ class FallingParams:
     several seconds after a first fragment)."""
     overlap_s: float = 0.5
     """A continuation may start this long before the held track ended (a split track)."""
+    after_emit_s: float = 3.0
+    """An accepted track that continues an event already emitted (its first point up to this long after that
+    event's last, on its path, and the two joined validate as one fall) is the same object lost for longer than
+    the hold: it raises no second event."""
     link_gap_s: float = 0.5
     """A rejected track is kept as a possible *piece* of a fall: a track that starts up to this long after it
     ended (or overlaps it) and continues its path (one constant-acceleration fit carries both across the gap)
@@ -260,6 +264,8 @@ class FallingDetector:
         """Recently rejected tracks that may be pieces of a longer fall (see ``FallingParams.link_gap_s``)."""
         self._paths: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         """Projected metric paths of held tracks, by id of their verdict (computed once per verdict)."""
+        self._emitted: list[tuple[Track, Verdict]] = []
+        """Tracks whose events went out within ``after_emit_s`` (see :meth:`_continues_emitted`)."""
         self.rejections: Counter[str] = Counter()
         """Why closed tracks were rejected (first word of the reason), for logs and the benchmark."""
         self.on_rejected: Callable[[Track, Verdict], None] | None = None
@@ -316,7 +322,7 @@ class FallingDetector:
             return []
         events = self._events(self._tracker.flush(), now=None)
         events += [self._event(tr, v) for tr, v in self._pending]
-        self._pending = []
+        self._pending, self._emitted = [], []
         self._pieces = _Pieces()
         return events
 
@@ -344,6 +350,9 @@ class FallingDetector:
                 linked = self._link_piece(track)
                 if linked is not None:
                     track, verdict = linked
+            if verdict.accepted and self._continues_emitted(track):
+                self.rejections["continues-emitted"] += 1
+                continue
             if verdict.accepted:
                 self._pending.append(self._clean(track, verdict))
             else:
@@ -365,9 +374,27 @@ class FallingDetector:
             waiting = now - tr.t[-1] <= hold or (now - tr.t[-1] <= self.params.max_hold_s and self._continued(tr))
             (keep if waiting else due).append((tr, v))
         self._pending = keep
-        live = {id(v) for _, v in keep}
+        # A continuation starts within after_emit_s of the sent track's end and closes when it is lost: keep the
+        # sent track as long as a continuation may still be open (held tracks wait for theirs as long).
+        self._emitted = [(tr, v) for tr, v in self._emitted + due
+                         if now - tr.t[-1] <= self.params.after_emit_s + self.params.max_hold_s]
+        live = {id(v) for _, v in keep + self._emitted}
         self._paths = {k: path for k, path in self._paths.items() if k in live}
         return [self._event(tr, v) for tr, v in due]
+
+    def _continues_emitted(self, track: Track) -> bool:
+        """Is ``track`` the rest of a fall whose event already went out (lost for longer than the hold)? It must
+        start on that event's path (image-space or metric extrapolation, or one constant-acceleration fit across
+        the gap) and the two joined must validate as one fall; then it is not a second object."""
+        for sent, verdict in self._emitted:
+            gap = track.t[0] - sent.t[-1]
+            if not -self.params.overlap_s < gap <= self.params.after_emit_s:
+                continue
+            if self._continues(sent, verdict, track) and self._validate(sent.joined(track)).accepted:
+                log.info("%s: track %.2f–%.2f s continues the fall sent %.2f–%.2f s: no second event",
+                         self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
+                return True
+        return False
 
     def _continued(self, held: Track) -> bool:
         """Is an open track, started after ``held`` ended, on its path? Then wait for it to close."""
