@@ -89,12 +89,12 @@ def test_demo_shows_violations_and_stops_cleanly_on_ctrl_c(tmp_path: Path, broke
         assert web.startswith(f"http://127.0.0.1:{port}/")
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {token}"}
-        # Both detectors reach the server: a throw from a falling sample, and the uncovered bin of the kitchen
-        # sample whose truth has one (bin-2 open from 5.24 s, alarm at 10.24 s of the 12-s clip; its other bin is
-        # closed but for 0.9 s). Missing-hat alarms depend more on the shipped model, so they are not required.
+        # Both detectors reach the server: a throw from a falling sample, and a missing chef's hat in the kitchen
+        # sample made for it (prep-1, first alarm at 3 s). Not the uncovered-bin sample's bin: the shipped model
+        # misses it by a floor point on the bin zone's edge (tests/test_analyze.py, _BORDERLINE).
         # The same on both brokers: on the embedded one the server subscribes without $share (rumqttd lost most
         # messages on its several shared filters), and it must be kept that way (server.yaml checked below).
-        wanted = [("falling_object", "falling_", None), ("uncovered_bin", "kitchen-uncovered-bin", "bin-2")]
+        wanted = [("falling_object", "falling_", None), ("missing_chef_hat", "kitchen-missing-hat", "prep-1")]
         deadline = time.monotonic() + 90
         items: list[dict] = []
         while not items or not all(any(v["type"] == kind and v["camera_id"].startswith(camera) and v["zone"] == zone
