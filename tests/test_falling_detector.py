@@ -270,3 +270,47 @@ def test_two_objects_falling_one_after_the_other_are_two_events() -> None:
         return None
 
     assert len(run(render(two, n=130))) == 2
+
+
+def _track(t: np.ndarray, u: np.ndarray, v: np.ndarray, area: float = 100.0):
+    from edge.falling.tracker import Track
+
+    n = len(t)
+    return Track(0, t=[float(x) for x in t], u=[float(x) for x in u], v=[float(x) for x in v], area=[area] * n,
+                 contrast=[30.0] * n, length=[10.0] * n)
+
+
+def test_time_hidden_between_pieces_is_not_sparseness() -> None:
+    """Pieces of 5 and 7 points of one fall, 0.92 s apart (it crossed an ignore area): a detection in every frame
+    where the object could be seen, though 0.33 per frame over the whole span."""
+    from edge.falling.validate import ValidationParams, validate_track
+
+    t = np.concatenate([2.0 + np.arange(5) / FPS, 3.08 + np.arange(7) / FPS])
+    verdict = validate_track(_track(t, 300 + 15 * t, 20 + 75 * (t - 2.0) ** 2, area=9.0), ValidationParams())
+    assert verdict.accepted, verdict.reason
+
+
+def test_a_fall_hidden_for_most_of_a_second_gives_one_event() -> None:
+    """Seen for 0.2 s, hidden for 0.8 s (behind an occluder or an ignore area), seen for 0.28 s: two pieces too
+    short to be evidence alone, further apart than the tracker bridges; one fit carries them across the gap."""
+    def hidden(t: float) -> tuple[float, float] | None:
+        if t < 2.0 or 2.2 < t < 3.0 or t > 3.28:
+            return None
+        return 300 + 15 * t, 20 + 40 * (t - 2.0) + 75 * (t - 2.0) ** 2
+
+    events = run(render(hidden, n=100))
+    assert len(events) == 1
+    assert events[0].start < 2.1 and events[0].end > 3.1
+
+
+def test_pieces_a_second_apart_must_agree_in_velocity() -> None:
+    """Across a long gap the curvature bound alone admits pieces from most of the picture (in rain every one
+    would go to the fit): the end's and the start's velocities must fit one constant acceleration as well."""
+    from edge.falling.detector import _kinematically_near
+
+    t = 3.0 + np.arange(6) / FPS
+    later = _track(t, 300 + 15 * t, 100 + 200 * (t - 3.0))  # starts at (345, 100), 200 px/s down
+    # Ends 0.9 s earlier (t, u, v, du/dt, dv/dt): at 5 px/s down one constant acceleration leads to the start;
+    # at 320 px/s down (a raindrop) it leads 140 px past it, which the curvature bound alone allowed.
+    ends = np.array([[2.1, 331.5, 7.5, 15.0, 5.0], [2.1, 331.5, 7.5, 15.0, 320.0]])
+    assert _kinematically_near(ends, later).tolist() == [True, False]

@@ -44,11 +44,12 @@ class FallingParams:
     """An accepted track that continues an event already emitted (its first point up to this long after that
     event's last, on its path, and the two joined validate as one fall) is the same object lost for longer than
     the hold: it raises no second event."""
-    link_gap_s: float = 0.5
+    link_gap_s: float = 1.0
     """A rejected track is kept as a possible *piece* of a fall: a track that starts up to this long after it
     ended (or overlaps it) and continues its path (one constant-acceleration fit carries both across the gap)
     is validated joined to it. A fall reaches the tracker in pieces when the object stops at a throw's apex,
-    passes a tree or is outshone by rain; each piece alone is too short to be evidence, the chain is."""
+    passes a tree or an ignore area, or is outshone by rain; each piece alone is too short to be evidence, the
+    chain is. Pieces more than ``LONG_GAP_S`` apart must also agree in velocity."""
     max_pieces: int = 96
     """Bound on the pieces kept (the fastest dropped first): a rain storm closes dozens of short tracks a
     second."""
@@ -116,6 +117,9 @@ def _pieces_link(first: Track, second: Track, side: int = 8) -> bool:
 
 MAX_IMAGE_ACCEL_PX_S2 = 1500.0
 """A bound on how far a fall's image path bends away from a straight line over a gap (px/s²)."""
+LONG_GAP_S = 0.5
+"""Pieces further apart than this (the tracker's longest coast) must also agree in velocity (see
+:func:`_kinematically_near`)."""
 
 
 def _end_state(track: Track, head: bool = False) -> tuple[float, float, float, float, float]:
@@ -149,6 +153,14 @@ def _kinematically_near(ends: np.ndarray, track: Track) -> np.ndarray:
     near = err <= 20.0 + 0.15 * speed * adt + 0.5 * MAX_IMAGE_ACCEL_PX_S2 * adt * adt
     dv = np.hypot(ends[:, 3] - vu0, ends[:, 4] - vv0)
     near &= dv <= 60.0 + 0.5 * np.maximum(speed, np.hypot(vu0, vv0)) + MAX_IMAGE_ACCEL_PX_S2 * adt
+    # Over a gap longer than the tracker bridges (the object behind an occluder or an ignore area) the curvature
+    # bound admits most of the picture, and in rain every piece would go to the fit: one constant acceleration
+    # must also carry the end's velocity into the start's, which puts the start at p + ½·(v_end + v_start)·Δt.
+    long = dt > LONG_GAP_S
+    if long.any():
+        du = ends[long, 1] + 0.5 * (ends[long, 3] + vu0) * dt[long] - u0
+        dw = ends[long, 2] + 0.5 * (ends[long, 4] + vv0) * dt[long] - v0
+        near[long] &= np.hypot(du, dw) <= 20.0 + 0.15 * speed[long] * dt[long]
     overlap = dt < 0
     if overlap.any():
         t, uv = track.arrays()

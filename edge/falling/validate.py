@@ -40,6 +40,9 @@ class ValidationParams:
     min_fill_short: float = 0.6
     short_track_points: int = 12
     """A short track must be dense: a few blobs picked out of a second of birds and leaves are not evidence."""
+    hidden_gap_s: float = 0.5
+    """A gap between two points longer than this (the tracker's longest coast) is time the object was hidden,
+    left out of the fill: only pieces of a fall joined across an occluder or an ignore area have one."""
     accel_test_points: int = 20
     """With a calibration, tracks shorter than this must also accelerate in the image (little metric evidence:
     paper drifting at 3 m/s across the view fits a "throw")."""
@@ -195,7 +198,11 @@ def validate_track(
     duration = float(t[-1] - t[0])
     if duration < params.min_duration_s:
         return Verdict(False, f"lasted {duration:.2f} s", 0.0, math.nan, math.nan)
-    fill = (n - 1) * frame_interval_s / duration
+    # A gap longer than any the tracker bridges comes from joining pieces of a fall across a stretch where the
+    # object was hidden (an ignore area, an occluder, too faint): that is not frames in which it was missed.
+    dts = np.diff(t)
+    hidden = dts > params.hidden_gap_s
+    fill = (n - 1 - int(hidden.sum())) * frame_interval_s / max(duration - float(dts[hidden].sum()), frame_interval_s)
     if fill < (params.min_fill if n >= params.short_track_points else params.min_fill_short):
         return Verdict(False, f"sparse: {fill:.2f} detections per frame", 0.0, math.nan, math.nan)
     travel = float(np.hypot(*(uv[-1] - uv[0])))
