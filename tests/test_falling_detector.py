@@ -280,6 +280,18 @@ def _track(t: np.ndarray, u: np.ndarray, v: np.ndarray, area: float = 100.0):
                  contrast=[30.0] * n, length=[10.0] * n)
 
 
+def test_an_accelerating_track_keeps_its_ends() -> None:
+    """A noiseless fall of 12 points (a = 1000 px/s²). Predicted by a straight line through their four
+    neighbours, the end points are off by 2.5·a·Δt² = 4 px, so they were taken for strays, then the new ends
+    too: 8 of 12 points "consistent", rejected. A window that slides inwards predicts them exactly."""
+    from edge.falling.validate import ValidationParams, validate_track
+
+    t = np.arange(12) / FPS
+    verdict = validate_track(_track(t, np.full(12, 300.0), 100 + 20 * t + 500 * t * t), ValidationParams())
+    assert verdict.accepted, verdict.reason
+    assert verdict.keep is not None and verdict.keep.all()
+
+
 def test_time_hidden_between_pieces_is_not_sparseness() -> None:
     """Pieces of 5 and 7 points of one fall, 0.92 s apart (it crossed an ignore area): a detection in every frame
     where the object could be seen, though 0.33 per frame over the whole span."""

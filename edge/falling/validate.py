@@ -130,12 +130,18 @@ def image_down_direction(cal: FacadeCalibration | None, u: float, v: float, scal
     return d / n if n > 0 else np.array([0.0, 1.0])
 
 
-def outlier_mask(t: np.ndarray, uv: np.ndarray, half_window: int = 4, floor_px: float = 3.0) -> np.ndarray:
+def outlier_mask(t: np.ndarray, uv: np.ndarray, half_window: int = 4, floor_px: float = 3.0,
+                 slide_ends: bool = False) -> np.ndarray:
     """Inliers of a track: points that their neighbours' constant-acceleration fit predicts.
 
     Each point is predicted from up to ``half_window`` points on either side (itself left out); a point off by
     more than ``max(floor_px, 3·median)`` pixels is a stray blob the tracker picked up while the object
     flickered (rain, a shaking edge). Two passes, so one bad point does not spoil its neighbours' verdicts.
+
+    Near an end a point has neighbours on one side only, so its prediction is an extrapolation: a straight line
+    through up to ``half_window`` points. With ``slide_ends`` the window slides inwards instead, keeping its
+    size, so an end point is predicted by a constant-acceleration fit of as many points as an interior one (an
+    object near the camera curves and speeds up, and leaves the straight line by several pixels at its ends).
     """
     keep = np.ones(len(t), bool)
     # Fast objects are blurred streaks whose centroid wobbles more: scale the tolerance with the step length.
@@ -149,6 +155,9 @@ def outlier_mask(t: np.ndarray, uv: np.ndarray, half_window: int = 4, floor_px: 
         resid = np.zeros(idx.size)
         for j in range(idx.size):
             lo, hi = max(0, j - half_window), min(idx.size, j + half_window + 1)
+            if slide_ends:
+                lo = max(0, min(lo, idx.size - 2 * half_window - 1))
+                hi = min(idx.size, lo + 2 * half_window + 1)
             nb = [k for k in range(lo, hi) if k != j]
             tau = tk[nb] - tk[j]
             deg = 2 if len(nb) >= 5 else 1
@@ -190,7 +199,13 @@ def validate_track(
         return Verdict(False, f"only {n_all} points", 0.0, math.nan, math.nan)
     t_all, uv_all = track.arrays()
     blob_px = float(np.sqrt(np.median(track.area)))  # typical blob size: its centroid wobbles by a fraction of it
-    keep = outlier_mask(t_all, uv_all, floor_px=max(3.0, 0.3 * blob_px))
+    floor_px = max(3.0, 0.3 * blob_px)
+    keep = outlier_mask(t_all, uv_all, floor_px=floor_px)
+    if keep.sum() < max(params.min_points, params.min_inlier_fraction * n_all):
+        # Too few points left: were its ends taken for strays because a straight line predicted them? The plain
+        # test stays first, as the points it keeps give the better release estimate (docs/falling.md).
+        ends = outlier_mask(t_all, uv_all, floor_px=floor_px, slide_ends=True)
+        keep = ends if ends.sum() > keep.sum() else keep
     t, uv = t_all[keep], uv_all[keep]
     n = int(keep.sum())
     if n < params.min_points or n < params.min_inlier_fraction * n_all:
