@@ -186,6 +186,29 @@ def test_shifted_blocks_match_a_full_frame_warp() -> None:
     assert differ <= 0.002 * 4 * blocks.size
 
 
+def test_shifted_frame_matches_a_full_frame_warp() -> None:
+    """The previous frame's shake compensation (getRectSubPix) is cv2.warpAffine's bilinear translation with
+    replicated borders, to one grey level, corners included, for shifts either way."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    img = background(3).astype(np.uint8)
+    differ = 0
+    shifts = [(0.6, -0.3), (-3.25, 2.5), (7.9, 0.0), (-11.4, -6.7), (2.0, 3.0), (-1.5, 2.25), (0.0, 0.0)]
+    for dx, dy in shifts:
+        shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+        full = cv2.warpAffine(img, shift, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        diff = np.abs(MotionDetector._shifted(img, shift).astype(int) - full)
+        assert diff.max() <= 1, (dx, dy)
+        differ += int(np.count_nonzero(diff))
+    assert differ <= 0.005 * len(shifts) * img.size
+    noise = rng.integers(0, 256, (37, 53)).astype(np.uint8)  # corners of an image with no smooth areas
+    for dx, dy in rng.uniform(-9, 9, (20, 2)):
+        shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+        full = cv2.warpAffine(noise, shift, (53, 37), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        assert np.abs(MotionDetector._shifted(noise, shift).astype(int) - full).max() <= 1, (dx, dy)
+
+
 def thrown_up(t: float) -> tuple[float, float] | None:
     """Pixel-space throw at 2 s (once the busy-cell average has settled): up at 60 px/s and sideways at 40 px/s,
     a = 600 px/s² (apex 0.1 s later)."""

