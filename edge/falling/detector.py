@@ -220,8 +220,10 @@ class _Pieces:
         ends = self.ends()
         dt = track.t[0] - ends[:, 0]
         ok = (dt > min_gap_s) & (dt <= max_gap_s) & (ends[:, 0] < track.t[-1])
-        ok &= _kinematically_near(ends, track)
-        return np.nonzero(ok)[0][::-1].tolist()
+        idx = np.nonzero(ok)[0]
+        if idx.size == 0:  # the usual case: the kinematic test (row by row) is needed only where time fits
+            return []
+        return idx[_kinematically_near(ends[idx], track)][::-1].tolist()
 
 
 def watch_mask(width: int, height: int, cal: FacadeCalibration | None) -> np.ndarray:
