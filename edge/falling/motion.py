@@ -361,11 +361,16 @@ class MotionDetector:
         cell_idx = np.flatnonzero(active)  # (2-D np.nonzero is many times slower on this grid)
         if cell_idx.size == 0:
             return Candidates.empty()
-        n, labels = cv2.connectedComponents(active.view(np.uint8), connectivity=8)
         assert self._threshold_map is not None
         g = self.params.cell_px
         cy, cx = np.divmod(cell_idx, active.shape[1])
-        lab_cells = labels.ravel()[cell_idx]
+        # Label only the box around the active cells (often a small part of the grid). Its corner is kept on
+        # even rows and columns: OpenCV labels 2×2 blocks of cells, and so numbers the blobs (their order as
+        # candidates) exactly as on the whole grid.
+        r0, c0 = int(cy[0]) & ~1, int(cx.min()) & ~1
+        box = active[r0 : int(cy[-1]) + 1, c0 : int(cx.max()) + 1]
+        n, labels = cv2.connectedComponents(box.view(np.uint8), connectivity=8)
+        lab_cells = labels[cy - r0, cx - c0]
 
         def blocks(img: np.ndarray) -> np.ndarray:  # (K, g, g) views of the active cells' pixels
             h, w = img.shape
