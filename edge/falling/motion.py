@@ -119,20 +119,22 @@ class MotionDetector:
         mask = np.ascontiguousarray(self.watch_mask.astype(np.uint8))
         if mask.ndim != 2:
             raise ValueError(f"watch_mask must be H×W, got shape {mask.shape}")
-        ys, xs = np.nonzero(mask)
-        if ys.size == 0:
+        # The watched pixels' bounding box (cv2.boundingRect of a uint8 image: of its non-zero pixels), without
+        # np.nonzero's two index arrays of 8 bytes per watched pixel (33 MB and 13 ms at 1080p).
+        bx, by, bw, bh = cv2.boundingRect(mask)
+        if bw == 0 or bh == 0:
             raise ValueError("watch_mask is empty: the detection area minus the ignore areas covers no pixel")
         g = self.params.cell_px
         # Region of interest, aligned to the grid so cells map to whole pixel blocks.
-        x0, y0 = (int(xs.min()) // g) * g, (int(ys.min()) // g) * g
-        x1 = min(mask.shape[1], -(-(int(xs.max()) + 1) // g) * g)
-        y1 = min(mask.shape[0], -(-(int(ys.max()) + 1) // g) * g)
+        x0, y0 = (bx // g) * g, (by // g) * g
+        x1 = min(mask.shape[1], -(-(bx + bw) // g) * g)
+        y1 = min(mask.shape[0], -(-(by + bh) // g) * g)
         x1 -= (x1 - x0) % g
         y1 -= (y1 - y0) % g
         self.roi = (x0, y0, x1, y1)
         self.shape = mask.shape
         roi_mask = mask[y0:y1, x0:x1]
-        self._unwatched = np.where(roi_mask > 0, 0, 255).astype(np.uint8)
+        self._unwatched = cv2.compare(roi_mask, 0, cv2.CMP_EQ)  # 255 where unwatched, else 0
         cells = cv2.resize(roi_mask, ((x1 - x0) // g, (y1 - y0) // g), interpolation=cv2.INTER_AREA)
         self._cell_watched = cells > 0
         self._n_watched_cells = max(1, int(self._cell_watched.sum()))
