@@ -4,7 +4,8 @@
     python -m benchmarks.falling_speed --seconds 10
 
 For each clip, in the same process and one after the other: (a) a plain PyAV decode loop, (b) the falling
-pipeline (PyAV decode → FallingDetector with the scene's calibration), (c) the naive OpenCV pipeline
+pipeline (PyAV decode → FallingDetector with the scene's calibration, OpenCV on one thread as the edge worker
+runs it; --opencv-threads -1 for OpenCV's default pool), (c) the naive OpenCV pipeline
 (cv2.VideoCapture → MOG2 → contours → nearest-neighbour tracks). Frames per second of each (wall clock, best
 of --repeat) and the ratios (b)/(a) and (b)/(c); also CPU milliseconds per frame (all threads), which do not
 depend on what else the machine is doing and give the cameras one core can carry at 25 fps. Peak memory is
@@ -49,22 +50,33 @@ def plain_decode(video: Path) -> int:
     return n
 
 
-def pipeline(video: Path, calibration: Path) -> tuple[int, int]:
+def pipeline(video: Path, calibration: Path, opencv_threads: int = 1) -> tuple[int, int]:
+    """One camera's worker: decode → detector, with OpenCV's thread pool as the edge worker sets it (one
+    thread: edge/runtime/worker.py; the cores are shared out by running a worker per camera). With OpenCV's
+    default pool its hand-offs compete with the decoder's threads and cost ~0.7 ms of CPU per 1080p frame
+    (docs/benchmarks.md). The previous setting is restored, so the naive pipeline keeps OpenCV's default."""
+    import cv2
+
     from calibration import load_calibration
     from edge.falling.detector import FallingDetector
     from edge.frames import decode_frames, open_video
 
-    det = FallingDetector("speed", load_calibration(calibration))
-    events = 0
-    n = 0
-    container = open_video(video)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(opencv_threads)
     try:
-        for frame in decode_frames(container):
-            events += len(det.process(frame))
-            n += 1
+        det = FallingDetector("speed", load_calibration(calibration))
+        events = 0
+        n = 0
+        container = open_video(video)
+        try:
+            for frame in decode_frames(container):
+                events += len(det.process(frame))
+                n += 1
+        finally:
+            container.close()
+        events += len(det.finish())
     finally:
-        container.close()
-    events += len(det.finish())
+        cv2.setNumThreads(threads)
     return n, events
 
 
@@ -103,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="best of N for each measurement")
     ap.add_argument("--distractors", default="trees,birds,lighting,jitter,noise",
                     help="distractors in the generated clip (add rain for the worst case)")
+    ap.add_argument("--opencv-threads", type=int, default=1,
+                    help="OpenCV threads in the falling pipeline: 1 as the edge worker sets it, -1 OpenCV's default")
     args = ap.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -116,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         frames = 0
         events = 0
         for _ in range(args.repeat):
-            for key, fn, fargs in (("decode", plain_decode, (video,)), ("pipeline", pipeline, (video, cal)),
-                                   ("naive", naive, (video,))):
+            runs: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
+                ("decode", plain_decode, (video,)),
+                ("pipeline", pipeline, (video, cal, args.opencv_threads)),
+                ("naive", naive, (video,)),
+            )
+            for key, fn, fargs in runs:
                 dt, dc, out = timed(fn, *fargs)
                 if key == "decode":
                     frames = out
@@ -130,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {
             "size": size,
             "distractors": args.distractors,
+            "opencv_threads": args.opencv_threads,
             "frames": frames,
             "events": events,
             "decode_fps": round(fps["decode"], 1),
