@@ -221,7 +221,7 @@ class _Pieces:
         dt = track.t[0] - ends[:, 0]
         ok = (dt > min_gap_s) & (dt <= max_gap_s) & (ends[:, 0] < track.t[-1])
         idx = np.nonzero(ok)[0]
-        if idx.size == 0:  # the usual case: the kinematic test (row by row) is needed only where time fits
+        if idx.size == 0:  # the kinematic test (row by row: the same answer) only for pieces whose timing fits
             return []
         return idx[_kinematically_near(ends[idx], track)][::-1].tolist()
 
