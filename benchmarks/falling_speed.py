@@ -25,14 +25,17 @@ from pathlib import Path
 from typing import Any
 
 
-def make_clip(root: Path, width: int, height: int, seconds: float, seed: int, distractors: list[str]) -> Path:
+def make_clip(root: Path, width: int, height: int, seconds: float, seed: int, distractors: list[str],
+              throws: int = 2) -> Path:
     from edgewatch.scenes.falling import random_spec, render_scene
 
     name = f"speed-{width}x{height}-{int(seconds)}s-s{seed}-{'-'.join(distractors)}"
+    if throws != 2:
+        name += f"-t{throws}"
     truth = root / f"{name}.truth.json"
     if not truth.exists():
         print(f"generating {name} (once) …", file=sys.stderr)
-        spec = random_spec(seed, width=width, height=height, duration_s=seconds, n_throws=2,
+        spec = random_spec(seed, width=width, height=height, duration_s=seconds, n_throws=throws,
                            distractors=distractors)
         render_scene(spec, root, name)
     return truth
@@ -52,9 +55,9 @@ def plain_decode(video: Path) -> int:
 
 def pipeline(video: Path, calibration: Path, opencv_threads: int = 1) -> tuple[int, int]:
     """One camera's worker: decode → detector, with OpenCV's thread pool as the edge worker sets it (one
-    thread: edge/runtime/worker.py; the cores are shared out by running a worker per camera). With OpenCV's
-    default pool its hand-offs compete with the decoder's threads and cost ~0.7 ms of CPU per 1080p frame
-    (docs/benchmarks.md). The previous setting is restored, so the naive pipeline keeps OpenCV's default."""
+    thread: edge/runtime/worker.py; the cores are shared out by running a worker per camera). OpenCV's default
+    pool measured between −0.1 and +0.9 ms of CPU per 1080p frame dearer (docs/benchmarks.md). The previous
+    setting is restored, so the naive pipeline keeps OpenCV's default."""
     import cv2
 
     from calibration import load_calibration
@@ -115,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="best of N for each measurement")
     ap.add_argument("--distractors", default="trees,birds,lighting,jitter,noise",
                     help="distractors in the generated clip (add rain for the worst case)")
+    ap.add_argument("--throws", type=int, default=2,
+                    help="objects falling in the generated clip; 0: the steady cost of a camera where nothing "
+                         "falls (each event adds its metric fit, ~0.13 s of CPU)")
     ap.add_argument("--opencv-threads", type=int, default=1,
                     help="OpenCV threads in the falling pipeline: 1 as the edge worker sets it, -1 OpenCV's default")
     args = ap.parse_args(argv)
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for size in args.sizes.split(","):
         w, h = (int(x) for x in size.split("x"))
-        truth_path = make_clip(args.data, w, h, args.seconds, args.seed, args.distractors.split(","))
+        truth_path = make_clip(args.data, w, h, args.seconds, args.seed, args.distractors.split(","), args.throws)
         truth = json.loads(truth_path.read_text())
         video, cal = truth_path.parent / truth["video"], truth_path.parent / truth["calibration"]
         best: dict[str, float] = {}
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {
             "size": size,
             "distractors": args.distractors,
+            "throws": args.throws,
             "opencv_threads": args.opencv_threads,
             "frames": frames,
             "events": events,
