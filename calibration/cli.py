@@ -118,23 +118,30 @@ def run_fit(args: argparse.Namespace) -> int:
     result = fit_calibration(
         points, max_storey_fraction=args.max_storey_fraction, outlier_px=args.outlier_px, progress=_say
     )
-    _say(f"{'#':>3} {'u':>8} {'v':>8} {'x':>7} {'z':>7} {'err px':>7} {'LOO px':>7}")
+    _say(f"{'#':>3} {'u':>8} {'v':>8} {'x':>7} {'z':>7} {'err px':>7} {'LOO px':>7} {'flag at':>7}")
     _, xyz = points.point_arrays()
     for i, p in enumerate(points.points):
         flag = "  <- mis-click? left out of the fit" if i in result.outliers else ""
         _say(
             f"{i:>3} {p.u:>8.1f} {p.v:>8.1f} {xyz[i, 0]:>7.2f} {xyz[i, 2]:>7.2f} "
-            f"{result.residuals_px[i]:>7.2f} {result.loo_residuals_px[i]:>7.2f}{flag}"
+            f"{result.residuals_px[i]:>7.2f} {result.loo_residuals_px[i]:>7.2f} {result.loo_limit_px[i]:>7.1f}{flag}"
         )
     cal = result.calibration
     c = cal.camera_center
     _say(
         f"camera at x={c[0]:.2f} y={c[1]:.2f} z={c[2]:.2f} m, fx={cal.intrinsics.fx:.1f} px; "
-        f"reprojection {result.rms_px:.2f} px RMS = {100 * result.rms_storey_fraction:.1f} % of a storey "
+        f"reprojection error {result.rms_px:.2f} px RMS per click = {100 * result.rms_storey_fraction:.1f} % "
+        f"of a storey "
         f"({result.storey_px_at_top:.1f} px) at z={result.z_top_m:.1f} m; pointing ±{result.rotation_std_deg:.2f}°"
     )
     if result.outliers:
         _say(f"flagged {len(result.outliers)} point(s) as mis-clicked: {result.outliers}; re-click them to check")
+    loose = result.loosely_checked()
+    if loose:
+        _say(
+            f"point(s) {loose}: the other points predict them too loosely to catch a 50 px mis-click ('flag at' "
+            "column); check them by eye or add points near them"
+        )
     save_calibration(cal, args.output)
     _say(f"wrote {args.output}")
     return 0

@@ -44,6 +44,10 @@ from calibration.model import (
 MIN_POINTS = 6
 DEFAULT_MAX_STOREY_FRACTION = 0.2
 DEFAULT_OUTLIER_PX = 10.0
+MISCLICK_SIGMAS = 5.0
+"""A point is flagged when it lands this many of its own standard deviations from where the others put it."""
+MIN_CLICK_SIGMA_PX = 0.3
+"""Least click noise assumed (per axis): sub-pixel residuals of a handful of clicks are luck, not precision."""
 
 Progress = Callable[[str], None]
 
@@ -77,16 +81,27 @@ class PoseFit:
 
     calibration: FacadeCalibration
     rms_px: float
+    """RMS reprojection error of a click (2-D, pixels), corrected for what the fit absorbed: an unbiased
+    estimate of the click error, ``√(2 Σ|r|² / (2n − k))``; the plain residual RMS is ``residual_rms_px``."""
     residuals_px: FloatArray
     """Per point (all points, outliers included) distance between click and reprojection, pixels."""
     loo_residuals_px: FloatArray
     """Per point leave-one-out residual (NaN where not computed)."""
+    loo_limit_px: FloatArray
+    """Per point: the least leave-one-out miss, in the point's worst-predicted direction, that is flagged."""
     outliers: list[int]
     storey_px_at_top: float
     rms_storey_fraction: float
     z_top_m: float
     rotation_std_deg: float
     focal_std_rel: float
+    residual_rms_px: float
+    """Plain RMS of the inliers' residuals (biased low: 8 parameters from 10–20 clicks absorb a share)."""
+
+    def loosely_checked(self, miss_px: float = 50.0) -> list[int]:
+        """Inliers that a mis-click of ``miss_px`` could pass unflagged: the other points predict them too
+        poorly (a lone point in a corner of the image). More points near them make the check sharp."""
+        return [i for i, lim in enumerate(self.loo_limit_px) if i not in self.outliers and lim > miss_px]
 
 
 # --- 1. checks ---------------------------------------------------------------------------------------------
@@ -244,9 +259,68 @@ def _point_errors(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray
 # --- 4. mis-clicks -----------------------------------------------------------------------------------------
 
 
-def _leave_one_out(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray, idx: NDArray[np.intp]) -> FloatArray:
-    """Residual of each point in ``idx`` predicted by a fit to the other points of ``idx``."""
-    out = np.full(len(uv), np.nan)
+def _jacobian(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray) -> FloatArray:
+    """``∂ residuals / ∂ p`` by central differences (all rows of :func:`_residuals`, the ``k1`` prior included)."""
+    J = np.empty((len(_residuals(unk, p, uv, xyz)), len(p)))
+    for k in range(len(p)):
+        h = 1e-6 * max(1.0, abs(float(p[k])))
+        dp = np.zeros(len(p))
+        dp[k] = h
+        J[:, k] = (_residuals(unk, p + dp, uv, xyz) - _residuals(unk, p - dp, uv, xyz)) / (2.0 * h)
+    return J
+
+
+def _hat_blocks(J: FloatArray, n: int) -> FloatArray:
+    """The 2×2 diagonal blocks ``H_ii`` of the hat matrix ``J (JᵀJ)⁻¹ Jᵀ`` for the ``n`` points' pixel rows."""
+    Jp = J[: 2 * n].reshape(n, 2, -1)
+    return np.asarray(np.einsum("iak,kl,ibl->iab", Jp, np.linalg.pinv(J.T @ J), Jp))
+
+
+def click_sigma_px(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray) -> float:
+    """Click noise σ (pixels, per axis) from the fit's residuals, robust to a few mis-clicks.
+
+    Each point's residual ``r_i`` is studentised by its hat block: ``r_iᵀ (I − H_ii)⁻¹ r_i`` is ``σ² χ²₂`` for a
+    good click whatever its leverage (a fitted residual is smaller than the click error by the share of it
+    the fit absorbed), and the median of ``χ²₂`` is ``2 ln 2``.
+    """
+    n = len(uv)
+    r = _residuals(unk, p, uv, xyz)[: 2 * n].reshape(n, 2)
+    rest = np.eye(2) - _hat_blocks(_jacobian(unk, p, uv, xyz), n)
+    s2 = np.einsum("ia,iab,ib->i", r, np.linalg.pinv(rest), r)
+    return max(MIN_CLICK_SIGMA_PX, math.sqrt(float(np.median(s2)) / (2.0 * math.log(2.0))))
+
+
+@dataclass(frozen=True)
+class _LeaveOneOut:
+    residual_px: FloatArray
+    """Distance of each point from where a fit to the others puts it (NaN outside ``idx``)."""
+    mahalanobis: FloatArray
+    """That miss in units of its own standard deviation (click noise plus the others' prediction error)."""
+    limit_px: FloatArray
+    """The smallest miss, in the point's worst-predicted direction, that would be flagged."""
+
+
+def _leave_one_out(
+    unk: _Unknowns,
+    p: FloatArray,
+    uv: FloatArray,
+    xyz: FloatArray,
+    idx: NDArray[np.intp],
+    sigma: float,
+    outlier_px: float,
+) -> _LeaveOneOut:
+    """Each point of ``idx`` predicted by a fit to the other points of ``idx``: the deleted residual ``d_i``.
+
+    For a good click, ``d_i`` is the click error plus the prediction error of the others' fit ``p₍ᵢ₎``, so its
+    covariance is ``σ² (I + J_i (J₍ᵢ₎ᵀ J₍ᵢ₎)⁻¹ J_iᵀ)`` (``J_i``: point ``i``'s Jacobian, ``J₍ᵢ₎``: the others').
+    The test statistic is the Mahalanobis length ``√(d_iᵀ S_i⁻¹ d_i) / σ``: a point in a corner that the
+    others predict poorly (a lone low point when the focal length and ``k1`` are fitted) needs a larger miss
+    to be called a mis-click than one among many.
+    """
+    n = len(uv)
+    out = np.full(n, np.nan)
+    maha = np.full(n, np.nan)
+    limit = np.full(n, np.nan)
     for i in idx:
         rest = idx[idx != i]
         sol = least_squares(
@@ -257,15 +331,14 @@ def _leave_one_out(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArra
             method="trf",
             max_nfev=50,
         )
-        out[i] = _point_errors(unk, sol.x, uv[i : i + 1], xyz[i : i + 1])[0]
-    return out
-
-
-def _leverage(unk: _Unknowns, p: FloatArray, uv: FloatArray, xyz: FloatArray) -> FloatArray:
-    """Per-point leverage: the mean diagonal of the hat matrix ``J (JᵀJ)⁻¹ Jᵀ`` over the point's two rows."""
-    J = least_squares(lambda q: _residuals(unk, q, uv, xyz), p, max_nfev=1, x_scale="jac").jac[: 2 * len(uv)]
-    hat = np.einsum("ij,jk,ik->i", J, np.linalg.pinv(J.T @ J), J)
-    return np.asarray(hat.reshape(-1, 2).mean(axis=1))
+        d = _residuals(unk, sol.x, uv[i : i + 1], xyz[i : i + 1])[:2]
+        J_i = _jacobian(unk, sol.x, uv[i : i + 1], xyz[i : i + 1])[:2]
+        J_rest = _jacobian(unk, sol.x, uv[rest], xyz[rest])
+        S = np.eye(2) + J_i @ np.linalg.pinv(J_rest.T @ J_rest) @ J_i.T
+        out[i] = float(np.linalg.norm(d))
+        maha[i] = math.sqrt(max(0.0, float(d @ np.linalg.solve(S, d)))) / sigma
+        limit[i] = max(outlier_px, MISCLICK_SIGMAS * sigma * math.sqrt(float(np.linalg.eigvalsh(S).max())))
+    return _LeaveOneOut(out, maha, limit)
 
 
 # --- 5. the whole fit --------------------------------------------------------------------------------------
@@ -290,36 +363,35 @@ def fit_calibration(
     p = _refine(unk, p, uv, xyz, robust=True).x
 
     inliers = np.arange(n)
-    loo = np.full(n, np.nan)
     outliers: list[int] = []
     max_out = max(0, min(n - MIN_POINTS, n // 3))
     while True:
         say(f"leave-one-out check of {len(inliers)} points")
-        loo = _leave_one_out(unk, p, uv, xyz, inliers)
-        errs = _point_errors(unk, p, uv[inliers], xyz[inliers])
-        sigma = max(0.5, float(np.median(errs)) / math.sqrt(2.0 * math.log(2.0)))
-        # A point far from the others (high leverage) is predicted less well by them: allow for it.
-        lev = np.full(n, 0.0)
-        lev[inliers] = _leverage(unk, p, uv[inliers], xyz[inliers])
-        limit = np.maximum(outlier_px, 5.0 * sigma / np.sqrt(np.clip(1.0 - lev, 0.05, 1.0)))
-        score = np.where(np.isfinite(loo), loo / limit, -np.inf)
+        sigma = click_sigma_px(unk, p, uv[inliers], xyz[inliers])
+        loo = _leave_one_out(unk, p, uv, xyz, inliers, sigma, outlier_px)
+        # A mis-click is far from where the others put it both in pixels and in its own standard deviations.
+        suspect = (loo.mahalanobis > MISCLICK_SIGMAS) & (loo.residual_px > outlier_px)
+        score = np.where(suspect, loo.mahalanobis, -np.inf)
         worst = int(inliers[np.argmax(score[inliers])])
-        if score[worst] <= 1.0 or len(outliers) >= max_out:
+        if not suspect[worst] or len(outliers) >= max_out:
             break
         outliers.append(worst)
-        say(f"points[{worst}] looks mis-clicked: {loo[worst]:.1f} px from where the other points put it")
+        say(f"points[{worst}] looks mis-clicked: {loo.residual_px[worst]:.1f} px from where the other points put it")
         inliers = inliers[inliers != worst]
         p = _refine(unk, p, uv[inliers], xyz[inliers], robust=True).x
-    final = _refine(unk, p, uv[inliers], xyz[inliers], robust=False)
-    p = final.x
+    p = _refine(unk, p, uv[inliers], xyz[inliers], robust=False).x
     cam = unk.camera(p)
 
     _check_geometry(cam, xyz[inliers])
     errors = _point_errors(unk, p, uv, xyz)
-    rms = float(np.sqrt(np.mean(errors[inliers] ** 2)))
-    dof = max(1, 2 * len(inliers) - len(p))
-    sigma_px = max(0.3, rms * math.sqrt(2 * len(inliers) / dof))
-    J = final.jac
+    residual_rms = float(np.sqrt(np.mean(errors[inliers] ** 2)))
+    # The fit absorbs part of the click error: E[Σ|r|²] = (2n − k) σ², k the parameters the pixels pay for
+    # (the trace of the hat matrix over the pixel rows; k1, held by its prior, pays less than one).
+    J = _jacobian(unk, p, uv[inliers], xyz[inliers])
+    k_eff = float(np.trace(_hat_blocks(J, len(inliers)), axis1=1, axis2=2).sum())
+    dof = max(1.0, 2 * len(inliers) - k_eff)
+    sigma_px = max(MIN_CLICK_SIGMA_PX, math.sqrt(float(np.sum(errors[inliers] ** 2)) / dof))
+    rms = sigma_px * math.sqrt(2.0)  # the 2-D RMS error of a click: an unbiased estimate, unlike residual_rms
     cov = np.linalg.pinv(J.T @ J) * sigma_px**2
     rot_std = math.degrees(math.sqrt(max(float(np.linalg.eigvalsh(cov[:3, :3]).max()), 0.0)))
     f_std = math.sqrt(max(float(cov[6, 6]), 0.0)) if unk.fit_focal else 0.0
@@ -331,7 +403,8 @@ def fit_calibration(
     storey_px = float(np.linalg.norm(ends[0] - ends[1])) if np.all(np.isfinite(ends)) else 0.0
     fraction = rms / storey_px if storey_px > 0 else math.inf
     say(
-        f"reprojection error {rms:.2f} px RMS over {len(inliers)} points = {100 * fraction:.1f} % of a storey "
+        f"reprojection error {rms:.2f} px RMS per click ({residual_rms:.2f} px left in the {len(inliers)} fitted "
+        f"points, {k_eff:.1f} parameters fitted) = {100 * fraction:.1f} % of a storey "
         f"({storey_px:.1f} px) at z = {z_top:.1f} m"
     )
     if fraction > max_storey_fraction or storey_px < 3.0:
@@ -346,6 +419,7 @@ def fit_calibration(
     extr = Extrinsics(rvec=[float(v) for v in p[:3]], tvec=[float(v) for v in p[3:6]])
     summary = FitSummary(
         rms_px=round(rms, 3),
+        residual_rms_px=round(residual_rms, 3),
         n_points=n,
         n_inliers=len(inliers),
         outliers=sorted(outliers),
@@ -364,7 +438,20 @@ def fit_calibration(
             "fit": summary.model_dump(),
         }
     )
-    return PoseFit(cal, rms, errors, loo, sorted(outliers), storey_px, fraction, z_top, rot_std, f_std)
+    return PoseFit(
+        cal,
+        rms,
+        errors,
+        loo.residual_px,
+        loo.limit_px,
+        sorted(outliers),
+        storey_px,
+        fraction,
+        z_top,
+        rot_std,
+        f_std,
+        residual_rms,
+    )
 
 
 def _check_geometry(cam: Camera, xyz: FloatArray) -> None:

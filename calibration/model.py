@@ -205,7 +205,13 @@ class FitSummary(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    rms_px: float
+    rms_px: float = Field(
+        description="RMS reprojection error of a click, 2-D pixels, corrected for the parameters the fit absorbed "
+        "(an unbiased estimate of the click error)"
+    )
+    residual_rms_px: float | None = Field(
+        default=None, description="plain RMS of the inliers' residuals (biased low); written since 2026-11-23"
+    )
     n_points: int
     n_inliers: int
     outliers: list[int] = Field(default_factory=list, description="indices into points[] flagged as mis-clicks")

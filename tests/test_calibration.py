@@ -190,6 +190,50 @@ def test_fit_with_floor_names_and_known_intrinsics(cal: FacadeCalibration) -> No
     np.testing.assert_allclose(fit.calibration.camera_center, cal.camera_center, atol=0.3)
 
 
+def test_fit_reports_the_click_error_not_the_smaller_residual(cal: FacadeCalibration) -> None:
+    # 10 clicks, pose + focal (7 parameters): the residuals keep only (20 − 7)/20 of the click variance, so their
+    # RMS is √0.65 ≈ 0.81 of the click error; rms_px must estimate the click error itself (σ√2 for σ per axis).
+    reported, residual = [], []
+    for seed in range(12):
+        d, _ = _points_dict(cal, 1.0, seed=100 + seed, n=10)
+        fit = fit_calibration(CalibrationPoints.model_validate(d))
+        reported.append(fit.rms_px**2)
+        residual.append(fit.residual_rms_px**2)
+        assert fit.calibration.fit is not None and fit.calibration.fit.residual_rms_px == round(fit.residual_rms_px, 3)
+    assert math.sqrt(np.mean(reported) / 2.0) == pytest.approx(1.0, abs=0.12)
+    assert math.sqrt(np.mean(residual) / np.mean(reported)) == pytest.approx(math.sqrt(13 / 20), abs=0.03)
+
+
+def _lone_corner_point(cal: FacadeCalibration, seed: int) -> dict:
+    """16 clicks in the middle of the facade (z 27–42 m) and one lone click in the bottom-left corner."""
+    rng = np.random.default_rng(seed)
+    xyz = np.column_stack([rng.uniform(6, 14, 16), np.zeros(16), rng.integers(9, 15, 16) * 3.0])
+    xyz = np.vstack([xyz, [[2.0, 0.0, 12.0]]])
+    uv = cal.project(xyz) + rng.normal(0.0, 1.0, (17, 2))
+    d = cal.model_dump(exclude={"intrinsics", "extrinsics", "uncertainty", "fit"})
+    d["points"] = [{"u": a, "v": b, "x": x, "z": z} for (a, b), (x, _y, z) in zip(uv, xyz, strict=True)]
+    return d
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_fit_does_not_flag_a_good_point_that_the_others_cannot_check(cal: FacadeCalibration, seed: int) -> None:
+    # With focal length and k1 fitted (16+ points), the 16 clustered clicks predict the corner one tens of
+    # pixels off; measured in its own prediction uncertainty it is fine. It is reported as loosely checked.
+    fit = fit_calibration(CalibrationPoints.model_validate(_lone_corner_point(cal, seed)))
+    assert fit.outliers == []
+    assert fit.loosely_checked() == [16]
+    assert fit.loo_limit_px[16] > 5 * np.median(fit.loo_limit_px[:16])
+
+
+def test_fit_still_flags_a_mis_click_beside_a_lone_point(cal: FacadeCalibration) -> None:
+    d = _lone_corner_point(cal, 0)
+    d["points"][4]["u"] += 40.0
+    d["points"][4]["v"] += 30.0  # 50 px off, among the cluster
+    fit = fit_calibration(CalibrationPoints.model_validate(d))
+    assert fit.outliers == [4]
+    assert _angle_deg(fit.calibration.camera.R, cal.camera.R) < 0.5
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
