@@ -29,6 +29,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -444,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.throws or (40 if args.quick else 200)
     nf = args.fits or (10 if args.quick else 40)
     t0 = time.perf_counter()
-    tables: dict[str, dict[str, float | str]] = {}
+    tables: dict[str, Mapping[str, float | str]] = {}
     if not args.only_fit:
         tables["back-projection from pick-up, true calibration"] = bench_backprojection(n, args.seed, perturb=False)
         tables["back-projection from pick-up, calibration off by 1° and 2 % focal"] = bench_backprojection(
