@@ -47,6 +47,8 @@ DEFAULT_OUTLIER_PX = 10.0
 MISCLICK_SIGMAS = 5.0
 """A point is flagged when it lands this many of its own standard deviations from where the others put it."""
 MIN_CLICK_SIGMA_PX = 0.3
+POINTING_WARN_DEG = 0.3
+"""A 1-σ pointing error above this gets a warning: the pose may well be off by more than the issue's 0.5°."""
 """Least click noise assumed (per axis): sub-pixel residuals of a handful of clicks are luck, not precision."""
 
 Progress = Callable[[str], None]
@@ -407,6 +409,11 @@ def fit_calibration(
         f"points, {k_eff:.1f} parameters fitted) = {100 * fraction:.1f} % of a storey "
         f"({storey_px:.1f} px) at z = {z_top:.1f} m"
     )
+    if rot_std > POINTING_WARN_DEG:
+        say(
+            f"warning: these clicks pin the camera's direction down to ±{rot_std:.2f}° (1 σ) only; add points over "
+            "more storeys and further left and right, or give the focal length (--intrinsics)"
+        )
     if fraction > max_storey_fraction or storey_px < 3.0:
         raise CalibrationError(
             f"this calibration cannot tell storeys apart at the top of the clicked area (z = {z_top:.1f} m): a "

@@ -234,6 +234,30 @@ def test_fit_still_flags_a_mis_click_beside_a_lone_point(cal: FacadeCalibration)
     assert _angle_deg(fit.calibration.camera.R, cal.camera.R) < 0.5
 
 
+def _clustered_points(cal: FacadeCalibration, x_m: tuple[float, float], storeys: tuple[int, int]) -> dict:
+    rng = np.random.default_rng(7)
+    xyz = np.column_stack([rng.uniform(*x_m, 8), np.zeros(8), rng.integers(*storeys, 8) * 3.0])
+    uv = cal.project(xyz) + rng.normal(0.0, 1.5, (8, 2))
+    d = cal.model_dump(exclude={"intrinsics", "extrinsics", "uncertainty", "fit"})
+    d["points"] = [{"u": a, "v": b, "x": x, "z": z} for (a, b), (x, _y, z) in zip(uv, xyz, strict=True)]
+    return d
+
+
+def test_fit_warns_when_the_clicks_do_not_pin_the_pointing_down(cal: FacadeCalibration) -> None:
+    said: list[str] = []
+    fit = fit_calibration(
+        CalibrationPoints.model_validate(_clustered_points(cal, (7, 13), (9, 13))), progress=said.append
+    )
+    assert fit.rotation_std_deg > 0.3
+    assert any("warning" in m and "add points over more storeys" in m for m in said)
+    said.clear()
+    fit = fit_calibration(
+        CalibrationPoints.model_validate(_clustered_points(cal, (0, 20), (4, 15))), progress=said.append
+    )
+    assert fit.rotation_std_deg < 0.3
+    assert not any("warning" in m for m in said)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
