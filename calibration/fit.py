@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from scipy.optimize import least_squares
 
 from calibration.camera import Camera, FloatArray, rotation_matrix
@@ -39,6 +39,7 @@ from calibration.model import (
     Intrinsics,
     _numbers,
     _Part,
+    check_lens_plausible,
 )
 
 MIN_POINTS = 6
@@ -47,9 +48,12 @@ DEFAULT_OUTLIER_PX = 10.0
 MISCLICK_SIGMAS = 5.0
 """A point is flagged when it lands this many of its own standard deviations from where the others put it."""
 MIN_CLICK_SIGMA_PX = 0.3
+"""Least click noise assumed (per axis): sub-pixel residuals of a handful of clicks are luck, not precision."""
 POINTING_WARN_DEG = 0.3
 """A 1-σ pointing error above this gets a warning: the pose may well be off by more than the issue's 0.5°."""
-"""Least click noise assumed (per axis): sub-pixel residuals of a handful of clicks are luck, not precision."""
+GROSS_MISFIT_PX = 10.0
+"""A click error (RMS) beyond this is not careless clicking but points that no camera explains together: mixed
+units or axes, the wrong image size, or an unmodelled lens."""
 
 Progress = Callable[[str], None]
 
@@ -75,6 +79,13 @@ class CalibrationPoints(FacadeGeometry):
 
     intrinsics: IntrinsicsGuess | None = None
     extrinsics: Extrinsics | None = None
+
+    @model_validator(mode="after")
+    def _lens_plausible(self) -> Self:
+        if self.intrinsics is not None:
+            g = self.intrinsics
+            check_lens_plausible(self.image_size, g.fx, g.fy, g.cx, g.cy)
+        return self
 
 
 @dataclass(frozen=True)
@@ -414,12 +425,21 @@ def fit_calibration(
             f"warning: these clicks pin the camera's direction down to ±{rot_std:.2f}° (1 σ) only; add points over "
             "more storeys and further left and right, or give the focal length (--intrinsics)"
         )
+    advice = "Zoom in and click more carefully, add points near the top, or use a camera with a longer lens"
+    if rms > GROSS_MISFIT_PX:
+        worst_points = [int(i) for i in inliers[np.argsort(errors[inliers])[::-1][:3]]]
+        advice = (
+            f"Clicks are good to 1–3 px: no camera explains these points together. Check that x, y and z are all in "
+            "metres (not feet, not some in millimetres), x runs rightwards as seen from the street and z up, u/v "
+            f"are the column/row in a full-resolution image of image_size, and any given focal length is in pixels; "
+            f"the worst points are {', '.join(f'points[{i}] ({errors[i]:.0f} px)' for i in worst_points)}"
+        )
+        say(f"warning: {advice}")
     if fraction > max_storey_fraction or storey_px < 3.0:
         raise CalibrationError(
             f"this calibration cannot tell storeys apart at the top of the clicked area (z = {z_top:.1f} m): a "
             f"storey is {storey_px:.1f} px high there and the clicks are off by {rms:.1f} px RMS "
-            f"({100 * fraction:.0f} % of a storey, limit {100 * max_storey_fraction:.0f} %). Zoom in and click "
-            "more carefully, add points near the top, or use a camera with a longer lens"
+            f"({100 * fraction:.0f} % of a storey, limit {100 * max_storey_fraction:.0f} %). {advice}"
         )
 
     intr = Intrinsics(model=unk.model, fx=cam.fx, fy=cam.fy, cx=cam.cx, cy=cam.cy, dist=[float(d) for d in cam.dist])

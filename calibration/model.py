@@ -386,6 +386,25 @@ class FacadeGeometry(BaseModel):
         return uv, xyz
 
 
+def check_lens_plausible(
+    image_size: tuple[int, int], fx: float | None, fy: float | None, cx: float | None, cy: float | None
+) -> None:
+    """Raise ``ValueError`` naming the key when a focal length or principal point (pixels) cannot be meant for an
+    image of ``image_size``: a focal length in millimetres is the usual slip. ``None`` is not checked."""
+    w, h = image_size
+    for key, f in (("fx", fx), ("fy", fy)):
+        if f is not None and not 0.1 * w <= f <= 20 * w:
+            raise ValueError(
+                f"intrinsics.{key}: {f:g} px is implausible for an image {w} px wide "
+                f"(expected {0.1 * w:g}–{20 * w:g}); focal lengths are in pixels, not millimetres"
+            )
+    cx_off = cx is not None and not -0.5 * w <= cx <= 1.5 * w
+    cy_off = cy is not None and not -0.5 * h <= cy <= 1.5 * h
+    if cx_off or cy_off:
+        where = ", ".join("image centre" if c is None else f"{c:g}" for c in (cx, cy))
+        raise ValueError(f"intrinsics.cx/cy: principal point ({where}) is far outside the {w}×{h} image")
+
+
 class FacadeCalibration(FacadeGeometry):
     """A calibrated camera looking at a facade: the whole contract file.
 
@@ -405,18 +424,8 @@ class FacadeCalibration(FacadeGeometry):
 
     @model_validator(mode="after")
     def _camera_plausible(self) -> Self:
-        w, h = self.image_size
         intr = self.intrinsics
-        for key, f in (("fx", intr.fx), ("fy", intr.fy)):
-            if not 0.1 * w <= f <= 20 * w:
-                raise ValueError(
-                    f"intrinsics.{key}: {f:g} px is implausible for an image {w} px wide "
-                    f"(expected {0.1 * w:g}–{20 * w:g}); focal lengths are in pixels, not millimetres"
-                )
-        if not (-0.5 * w <= intr.cx <= 1.5 * w and -0.5 * h <= intr.cy <= 1.5 * h):
-            raise ValueError(
-                f"intrinsics.cx/cy: principal point ({intr.cx:g}, {intr.cy:g}) is far outside the {w}×{h} image"
-            )
+        check_lens_plausible(self.image_size, intr.fx, intr.fy, intr.cx, intr.cy)
         dist_m = float(np.linalg.norm(self.camera.center))
         if dist_m > MAX_CAMERA_DISTANCE_M:
             raise ValueError(f"extrinsics.tvec: the camera would be {dist_m:g} m from the origin; give tvec in metres")

@@ -265,6 +265,9 @@ def test_fit_warns_when_the_clicks_do_not_pin_the_pointing_down(cal: FacadeCalib
         (lambda d: [p.update(z=30.0) for p in d["points"]], "lie on one line"),
         (lambda d: [p.update(x=p["x"] * 1000, z=p["z"] * 1000) for p in d["points"]], "give positions in metres"),
         (lambda d: d["points"][0].update(floor="99", z=None), "points[0].floor: unknown storey '99'"),
+        (lambda d: d.update(intrinsics={"fx": 4.0, "fy": 4.0}), "intrinsics.fx: 4 px is implausible"),
+        # x in feet, z in metres: no camera fits, and the message says so instead of "click more carefully"
+        (lambda d: [p.update(x=p["x"] * 3.28) for p in d["points"]], "x, y and z are all in metres"),
     ],
 )
 def test_fit_rejects_bad_points(cal: FacadeCalibration, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
