@@ -373,11 +373,13 @@ def bench_fit(n: int, seed: int, verbose: bool = False) -> dict[str, float | str
     ideal_misses = 0.0
     rms_ratio: list[float] = []
     reported_sigma: list[float] = []
+    cpu_s: list[float] = []
     refused = rightly_refused = failed = 0
     detected = clicks = false_flags = 0
     for i in range(n):
         s = make_point_set(rng, mis_click=i % 2 == 1)
         true_fraction = s.noise_px * math.sqrt(2.0) / true_storey_px_at_top(s)
+        t0 = time.process_time()
         try:
             fit = fit_calibration(CalibrationPoints.model_validate(s.points))
         except CalibrationError as exc:
@@ -392,6 +394,7 @@ def bench_fit(n: int, seed: int, verbose: bool = False) -> dict[str, float | str
                 failed += 1
                 print(f"  fit {i}: failed: {exc}", file=sys.stderr)
             continue
+        cpu_s.append(time.process_time() - t0)
         R = fit.calibration.camera.R @ s.cal.camera.R.T
         err = math.degrees(math.acos(np.clip((np.trace(R) - 1) / 2, -1, 1)))
         pose_err.append(err)
@@ -426,6 +429,7 @@ def bench_fit(n: int, seed: int, verbose: bool = False) -> dict[str, float | str
         "reported RMS / true RMS (median)": float(np.median(rms_ratio)),
         "50 px mis-click detected (fitted sets)": f"{detected}/{clicks}",
         "false flags per fitted set": false_flags / max(1, fitted),
+        "CPU s per fit, median / max": f"{np.median(cpu_s):.2f} / {np.max(cpu_s):.2f}",
     }
 
 
