@@ -51,6 +51,9 @@ MIN_CLICK_SIGMA_PX = 0.3
 """Least click noise assumed (per axis): sub-pixel residuals of a handful of clicks are luck, not precision."""
 POINTING_WARN_DEG = 0.3
 """A 1-σ pointing error above this gets a warning: the pose may well be off by more than the issue's 0.5°."""
+MAX_FOCAL_STD_REL = 0.5
+MAX_ROTATION_STD_DEG = 20.0
+"""Beyond these 1-σ errors a fit is refused as undetermined (also the bounds of the file's ``uncertainty``)."""
 GROSS_MISFIT_PX = 10.0
 """A click error (RMS) beyond this is not careless clicking but points that no camera explains together: mixed
 units or axes, the wrong image size, or an unmodelled lens."""
@@ -326,9 +329,10 @@ def _leave_one_out(
 
     For a good click, ``d_i`` is the click error plus the prediction error of the others' fit ``p₍ᵢ₎``, so its
     covariance is ``σ² (I + J_i (J₍ᵢ₎ᵀ J₍ᵢ₎)⁻¹ J_iᵀ)`` (``J_i``: point ``i``'s Jacobian, ``J₍ᵢ₎``: the others').
-    The test statistic is the Mahalanobis length ``√(d_iᵀ S_i⁻¹ d_i) / σ``: a point in a corner that the
+    The test statistic is the Mahalanobis length ``√(d_iᵀ S_i⁻¹ d_i) / σ_i``: a point in a corner that the
     others predict poorly (a lone low point when the focal length and ``k1`` are fitted) needs a larger miss
-    to be called a mis-click than one among many.
+    to be called a mis-click than one among many. ``σ_i`` is the click noise of the others' fit (the smaller of
+    that and the robust ``sigma`` of all points).
     """
     n = len(uv)
     out = np.full(n, np.nan)
@@ -347,10 +351,18 @@ def _leave_one_out(
         d = _residuals(unk, sol.x, uv[i : i + 1], xyz[i : i + 1])[:2]
         J_i = _jacobian(unk, sol.x, uv[i : i + 1], xyz[i : i + 1])[:2]
         J_rest = _jacobian(unk, sol.x, uv[rest], xyz[rest])
-        S = np.eye(2) + J_i @ np.linalg.pinv(J_rest.T @ J_rest) @ J_i.T
+        C_rest = np.linalg.pinv(J_rest.T @ J_rest)
+        S = np.eye(2) + J_i @ C_rest @ J_i.T
+        # The click noise without point i (externally studentised): a mis-click that pulled the full fit has
+        # inflated every residual, the robust `sigma` included; the others' own fit does not see it.
+        r_rest = _residuals(unk, sol.x, uv[rest], xyz[rest])[: 2 * len(rest)]
+        k_rest = float(np.einsum("ij,jk,ik->", J_rest[: 2 * len(rest)], C_rest, J_rest[: 2 * len(rest)]))
+        sigma_out = math.sqrt(float(r_rest @ r_rest) / max(1.0, 2 * len(rest) - k_rest))
+        # ... unless a second mis-click among the others inflates that: then the robust estimate is smaller.
+        sigma_i = max(MIN_CLICK_SIGMA_PX, min(sigma, sigma_out))
         out[i] = float(np.linalg.norm(d))
-        maha[i] = math.sqrt(max(0.0, float(d @ np.linalg.solve(S, d)))) / sigma
-        limit[i] = max(outlier_px, MISCLICK_SIGMAS * sigma * math.sqrt(float(np.linalg.eigvalsh(S).max())))
+        maha[i] = math.sqrt(max(0.0, float(d @ np.linalg.solve(S, d)))) / sigma_i
+        limit[i] = max(outlier_px, MISCLICK_SIGMAS * sigma_i * math.sqrt(float(np.linalg.eigvalsh(S).max())))
     return _LeaveOneOut(out, maha, limit)
 
 
@@ -408,6 +420,21 @@ def fit_calibration(
     cov = np.linalg.pinv(J.T @ J) * sigma_px**2
     rot_std = math.degrees(math.sqrt(max(float(np.linalg.eigvalsh(cov[:3, :3]).max()), 0.0)))
     f_std = math.sqrt(max(float(cov[6, 6]), 0.0)) if unk.fit_focal else 0.0
+    undetermined = _undetermined(unk, cam, f_std, rot_std, points.image_size[0])
+    advice = "Zoom in and click more carefully, add points near the top, or use a camera with a longer lens"
+    if rms > GROSS_MISFIT_PX:
+        worst_points = [int(i) for i in inliers[np.argsort(errors[inliers])[::-1][:3]]]
+        advice = (
+            f"Clicks are good to 1–3 px: no camera explains these points together. Check that x, y and z are all in "
+            "metres (not feet, not some in millimetres), x runs rightwards as seen from the street and z up, u/v "
+            f"are the column/row in a full-resolution image of image_size, and any given focal length is in pixels; "
+            f"the worst points are {', '.join(f'points[{i}] ({errors[i]:.0f} px)' for i in worst_points)}"
+        )
+        if undetermined:  # a focal length fitted to inconsistent points runs off too: name the cause
+            raise CalibrationError(f"points: the clicks are off by {rms:.0f} px RMS after the fit. {advice}")
+        say(f"warning: {advice}")
+    if undetermined:
+        raise CalibrationError(undetermined)
 
     z_top = float(xyz[inliers, 2].max())
     x_mid = float(np.median(xyz[inliers, 0]))
@@ -425,16 +452,6 @@ def fit_calibration(
             f"warning: these clicks pin the camera's direction down to ±{rot_std:.2f}° (1 σ) only; add points over "
             "more storeys and further left and right, or give the focal length (--intrinsics)"
         )
-    advice = "Zoom in and click more carefully, add points near the top, or use a camera with a longer lens"
-    if rms > GROSS_MISFIT_PX:
-        worst_points = [int(i) for i in inliers[np.argsort(errors[inliers])[::-1][:3]]]
-        advice = (
-            f"Clicks are good to 1–3 px: no camera explains these points together. Check that x, y and z are all in "
-            "metres (not feet, not some in millimetres), x runs rightwards as seen from the street and z up, u/v "
-            f"are the column/row in a full-resolution image of image_size, and any given focal length is in pixels; "
-            f"the worst points are {', '.join(f'points[{i}] ({errors[i]:.0f} px)' for i in worst_points)}"
-        )
-        say(f"warning: {advice}")
     if fraction > max_storey_fraction or storey_px < 3.0:
         raise CalibrationError(
             f"this calibration cannot tell storeys apart at the top of the clicked area (z = {z_top:.1f} m): a "
@@ -479,6 +496,30 @@ def fit_calibration(
         f_std,
         residual_rms,
     )
+
+
+def _undetermined(unk: _Unknowns, cam: Camera, f_std_rel: float, rot_std_deg: float, image_w: int) -> str | None:
+    """Why the clicks leave the camera undetermined, or None: seen nearly straight on from afar, a flat facade looks
+    alike from any distance, and the fitted focal length drifts along that valley (to 37 px on one generated set,
+    started from the truth or not)."""
+    plausible = 0.1 * image_w <= cam.fx <= 20 * image_w
+    if unk.fit_focal and (not plausible or f_std_rel > MAX_FOCAL_STD_REL):
+        found = (
+            f"fx = {cam.fx:.0f} px ± {100 * f_std_rel:.0f} %"
+            if plausible
+            else f"the fit drifts to fx = {cam.fx:.0f} px, implausible for an image {image_w} px wide"
+        )
+        return (
+            f"points: these clicks do not determine the focal length ({found}): from this camera they look nearly "
+            "alike from any distance. Give the focal length (intrinsics.fx, or --intrinsics from `calibrate "
+            "intrinsics`), or add points over more storeys and further left and right"
+        )
+    if rot_std_deg > MAX_ROTATION_STD_DEG:
+        return (
+            f"points: these clicks do not determine where the camera points (±{rot_std_deg:.0f}°); add points over "
+            "more storeys and further left and right"
+        )
+    return None
 
 
 def _check_geometry(cam: Camera, xyz: FloatArray) -> None:
