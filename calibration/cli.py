@@ -39,8 +39,8 @@ def add_parser(subparsers: Any) -> None:
         help="fit camera pose (and focal length) to clicked facade points",
         description="Read a calibration file with `points:` (6–30 clicks {u, v, x, z} or {u, v, x, floor, dz}, "
         "y defaults to 0 = facade plane) and optional known `intrinsics:`; estimate the camera pose (and focal "
-        "length when not given), flag mis-clicked points, report the reprojection error in pixels and as a "
-        "share of a storey, and write the completed calibration.",
+        "length when not given), flag mis-clicked points, report the reprojection error of a click in pixels and as "
+        "a share of a storey, and write the completed calibration.",
     )
     fit.add_argument("points", metavar="POINTS.yaml", help="calibration file with clicked points")
     fit.add_argument("-o", "--output", required=True, metavar="CAL.yaml", help="where to write the calibration")
@@ -53,14 +53,15 @@ def add_parser(subparsers: Any) -> None:
         "--max-storey-fraction",
         type=float,
         default=DEFAULT_MAX_STOREY_FRACTION,
-        help="refuse when the RMS reprojection error exceeds this share of a storey's height at the top "
+        help="refuse when the RMS reprojection error of a click exceeds this share of a storey's height at the top "
         f"of the clicked area (default {DEFAULT_MAX_STOREY_FRACTION})",
     )
     fit.add_argument(
         "--outlier-px",
         type=float,
         default=DEFAULT_OUTLIER_PX,
-        help=f"least leave-one-out error, pixels, for a point to be flagged as mis-clicked "
+        help="least leave-one-out error, pixels, for a point to be flagged as mis-clicked; it must also be 5 "
+        "standard deviations off (click noise plus the other points' prediction error) "
         f"(default {DEFAULT_OUTLIER_PX:g})",
     )
     fit.set_defaults(func=run_fit)

@@ -8,11 +8,15 @@ Steps, each a function below:
 3. **Refine** ``(rvec, tvec[, f][, k1])`` by least squares on the reprojection error (soft-L1 loss, so a
    mis-click does not drag the pose).
 4. **Find mis-clicks** by leave-one-out: refit without point ``i`` and measure how far ``i`` lands from its
-   prediction. A good point lands within the click noise; a mis-click lands far off *even though it no longer
-   pulls the fit*, which is what makes the test sharp. The worst one beyond ``max(outlier_px, 5σ)`` is flagged
-   and the loop repeats (at most a third of the points).
-5. **Judge** the result: reprojection RMS in pixels and as a fraction of a storey's height in pixels at the
-   top of the clicked area; a calibration that cannot tell storeys apart there is refused.
+   prediction. A good point lands within the click noise plus the others' prediction error; a mis-click lands
+   far off *even though it no longer pulls the fit*, which is what makes the test sharp. The miss is measured
+   in its own 2-D standard deviation (click noise of the others' fit, widened by how loosely they predict that
+   point); the worst one beyond 5 of them and ``outlier_px`` is flagged and the loop repeats (at most a third
+   of the points). A point the others predict too loosely to catch a 50 px miss is reported, not flagged.
+5. **Judge** the result: the click error (RMS, corrected for the parameters the fit absorbed) in pixels and as
+   a fraction of a storey's height in pixels at the top of the clicked area; a calibration that cannot tell
+   storeys apart there, or whose focal length or pointing the clicks leave undetermined, is refused; one whose
+   pointing is known to worse than 0.3° (1 σ) gets a warning saying what to add.
 """
 
 from __future__ import annotations
