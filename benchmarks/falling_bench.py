@@ -113,10 +113,10 @@ def _explain_miss(throw: dict[str, Any], fps: float, rejected: list[tuple[np.nda
 
 
 def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False,
-                   explain: bool = False) -> SceneResult:
+                   explain: bool = False, look_back: bool = True) -> SceneResult:
     from calibration import load_calibration
     from calibration.naive import naive_release
-    from edge.falling.detector import FallingDetector
+    from edge.falling.detector import FallingDetector, FallingParams
     from edge.frames import decode_frames, open_video
 
     truth_file = Path(truth_path)
@@ -125,7 +125,7 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
     cal = load_calibration(base / truth["calibration"]) if calibrated else None
     fps = float(truth["fps"])
     res = SceneResult(truth["name"], float(truth["duration_s"]), list(truth["distractors"]), len(truth["throws"]))
-    det = FallingDetector(truth["name"], cal)
+    det = FallingDetector(truth["name"], cal, FallingParams(look_back=look_back))
     rejected: list[tuple[np.ndarray, np.ndarray, str]] = []
     if explain:
         det.on_rejected = lambda tr, v: rejected.append((*tr.arrays(), v.reason))
@@ -166,6 +166,7 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
                 "p_top": max(rel.floor_probabilities.values(), default=0.0) if rel else 0.0,
                 "naive": baseline.floor if baseline else None,
                 "outward_m": round(-float(hit["release_xyz"][1]), 2),
+                "first_after_release_s": round(float(ev_t[0]) - float(hit["release_t_s"]), 3),
                 "d_physics": _diff(names, hit["floor"], rel.floor if rel else None),
                 "d_naive": _diff(names, hit["floor"], baseline.floor if baseline else None),
             })
@@ -277,6 +278,9 @@ def summarise(results: list[SceneResult], label: str) -> dict[str, Any]:
             "p_truth_ge_0.5_when_right": round(sum(f["p_truth"] >= 0.5 for f in right) / len(right), 4)
             if right else None,
             "mean_p_top_when_wrong": round(float(np.mean([f["p_top"] for f in wrong])), 3) if wrong else None,
+            "mean_log_p_truth": round(float(np.mean([np.log(max(f["p_truth"], 1e-3)) for f in floors])), 3),
+            "median_first_point_after_release_s": round(float(np.median([f["first_after_release_s"]
+                                                                         for f in floors])), 3),
             "naive_mean_error_storeys": round(float(np.mean([f["d_naive"] for f in floors
                                                              if f["d_naive"] is not None] or [0])), 2),
         }
@@ -296,7 +300,7 @@ def _count(items: list[str]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _eval(args: tuple[str, bool, bool, bool]) -> SceneResult:
+def _eval(args: tuple[str, bool, bool, bool, bool]) -> SceneResult:
     return evaluate_scene(*args)
 
 
@@ -316,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="NAME", help="evaluate only these scenes (names as in the set)")
     ap.add_argument("--explain", action="store_true",
                     help="say why each missed throw was missed (the tracks that lay on it and their verdicts)")
+    ap.add_argument("--no-look-back", action="store_true",
+                    help="do not look for a fall's start in the frames before its track (FallingParams.look_back)")
     args = ap.parse_args(argv)
     if args.quick:
         args.count, args.isolation = 12, 1
@@ -327,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         main_set = [p for p in main_set if p.name.removesuffix(".truth.json") in args.only]
         iso_set = []
     calibrated = not args.uncalibrated
-    jobs = ([(str(p), calibrated, args.naive, args.explain) for p in main_set]
-            + [(str(p), calibrated, False, False) for p in iso_set])
+    look_back = not args.no_look_back
+    jobs = ([(str(p), calibrated, args.naive, args.explain, look_back) for p in main_set]
+            + [(str(p), calibrated, False, False, look_back) for p in iso_set])
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers) as pool:
         results = []
@@ -340,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "date": time.strftime("%Y-%m-%d"),
         "calibrated": calibrated,
+        "look_back": look_back,
         "size": args.size,
         "main": summarise(main_res, f"{len(main_res)} scenes, seed {args.seed}"),
         "isolation": {kind: sum(len(r.false_alarms) for r in iso_res if r.distractors == [kind])

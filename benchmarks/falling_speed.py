@@ -53,7 +53,7 @@ def plain_decode(video: Path) -> int:
     return n
 
 
-def pipeline(video: Path, calibration: Path, opencv_threads: int = 1) -> tuple[int, int]:
+def pipeline(video: Path, calibration: Path, opencv_threads: int = 1, look_back: bool = True) -> tuple[int, int]:
     """One camera's worker: decode → detector, with OpenCV's thread pool as the edge worker sets it (one
     thread: edge/runtime/worker.py; the cores are shared out by running a worker per camera). OpenCV's default
     pool measured between −0.1 and +0.9 ms of CPU per 1080p frame dearer (docs/benchmarks.md). The previous
@@ -61,13 +61,13 @@ def pipeline(video: Path, calibration: Path, opencv_threads: int = 1) -> tuple[i
     import cv2
 
     from calibration import load_calibration
-    from edge.falling.detector import FallingDetector
+    from edge.falling.detector import FallingDetector, FallingParams
     from edge.frames import decode_frames, open_video
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(opencv_threads)
     try:
-        det = FallingDetector("speed", load_calibration(calibration))
+        det = FallingDetector("speed", load_calibration(calibration), FallingParams(look_back=look_back))
         events = 0
         n = 0
         container = open_video(video)
@@ -96,13 +96,13 @@ def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
     return time.perf_counter() - t0, time.process_time() - c0, out
 
 
-def peak_rss_mb(video: Path, calibration: Path) -> float:
+def peak_rss_mb(video: Path, calibration: Path, look_back: bool = True) -> float:
     """Peak RSS of a fresh interpreter running one camera's pipeline over the clip."""
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across execve, so a child started by this
     # (large) process would report the parent's peak.
     code = (
         "from benchmarks.falling_speed import pipeline; from pathlib import Path; "
-        f"pipeline(Path({str(video)!r}), Path({str(calibration)!r})); "
+        f"pipeline(Path({str(video)!r}), Path({str(calibration)!r}), look_back={look_back}); "
         "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                          "falls (each event adds its metric fit, ~0.13 s of CPU)")
     ap.add_argument("--opencv-threads", type=int, default=1,
                     help="OpenCV threads in the falling pipeline: 1 as the edge worker sets it, -1 OpenCV's default")
+    ap.add_argument("--compare-look-back", action="store_true",
+                    help="also run the pipeline without looking back for a fall's start (its cost in CPU and memory)")
     args = ap.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -135,18 +137,23 @@ def main(argv: list[str] | None = None) -> int:
         cpu: dict[str, float] = {}
         frames = 0
         events = 0
+        row_extra: dict[str, Any] = {}
         for _ in range(args.repeat):
             runs: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
                 ("decode", plain_decode, (video,)),
                 ("pipeline", pipeline, (video, cal, args.opencv_threads)),
                 ("naive", naive, (video,)),
             )
+            if args.compare_look_back:
+                runs += (("no_look_back", pipeline, (video, cal, args.opencv_threads, False)),)
             for key, fn, fargs in runs:
                 dt, dc, out = timed(fn, *fargs)
                 if key == "decode":
                     frames = out
                 elif key == "pipeline":
                     events = out[1]
+                elif key == "no_look_back":
+                    row_extra["events_no_look_back"] = out[1]
                 best[key] = min(best.get(key, 1e9), dt)
                 cpu[key] = min(cpu.get(key, 1e9), dc)
         fps = {k: frames / v for k, v in best.items()}
@@ -168,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             "cameras_at_25fps_per_core": round(1000.0 / (25.0 * cpu_ms["pipeline"]), 2),
             "peak_rss_mb": round(peak_rss_mb(video, cal), 1),
         }
+        if args.compare_look_back:
+            row.update(row_extra)
+            row["cpu_look_back_vs_without"] = round(cpu_ms["pipeline"] / cpu_ms["no_look_back"], 3)
+            row["peak_rss_mb_no_look_back"] = round(peak_rss_mb(video, cal, look_back=False), 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(json.dumps({"date": time.strftime("%Y-%m-%d"), "cpu_count": _cpus(),

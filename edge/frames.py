@@ -23,7 +23,9 @@ class Frame:
     """One decoded picture.
 
     ``luma`` is the Y plane (H×W uint8) viewed straight out of the decoder's buffer: no colour conversion and
-    no copy. It is valid only while the frame is being processed; a detector that keeps pixels copies them.
+    no copy. Never write to it. A detector may keep it (the falling detector keeps a second and a half of
+    frames to look back on): the view holds the decoder's reference-counted buffer, which FFmpeg then does not
+    reuse, so keeping a frame costs its memory, not a copy.
     """
 
     index: int

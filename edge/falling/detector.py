@@ -15,8 +15,16 @@ import numpy as np
 
 from edge.events import Event, Release, TrackPoint, wall_clock_at
 from edge.falling.motion import MotionDetector, MotionParams
+from edge.falling.rewind import FrameHistory, RewindParams, looks_like_fall_start, rewind
 from edge.falling.tracker import Track, Tracker, TrackerParams
-from edge.falling.validate import GRAVITY_MPS2, ValidationParams, Verdict, fit_quadratic, validate_track
+from edge.falling.validate import (
+    GRAVITY_MPS2,
+    ValidationParams,
+    Verdict,
+    fit_quadratic,
+    image_down_direction,
+    validate_track,
+)
 from edge.frames import Frame
 
 if TYPE_CHECKING:
@@ -33,6 +41,10 @@ class FallingParams:
     motion: MotionParams = field(default_factory=MotionParams)
     tracker: TrackerParams = field(default_factory=TrackerParams)
     validation: ValidationParams = field(default_factory=ValidationParams)
+    rewind: RewindParams = field(default_factory=RewindParams)
+    look_back: bool = True
+    """Look for a fall's start in the frames before its track began (edge.falling.rewind): the release floor
+    is extrapolated from the earliest points."""
     hold_s: float = 1.2
     """An accepted track waits this long (media time) for a continuation before its event is emitted…"""
     max_hold_s: float = 8.0
@@ -270,6 +282,7 @@ class FallingDetector:
         self.stream_start = stream_start or datetime.now(UTC)
         self._motion: MotionDetector | None = None
         self._tracker: Tracker | None = None
+        self._history = FrameHistory(self.params.rewind)
         self._scale = 1.0
         self._frame_interval = 0.04
         self._last_t: float | None = None
@@ -304,6 +317,7 @@ class FallingDetector:
         mask = watch_mask(frame.width, frame.height, cal)
         self._motion = MotionDetector(mask, self.params.motion)
         self._tracker = Tracker(frame.height, self.params.tracker)
+        self._history.clear()
 
     def process(self, frame: Frame) -> list[Event]:
         if self._motion is None or (frame.height, frame.width) != self._motion.shape:
@@ -329,7 +343,27 @@ class FallingDetector:
         if self._motion.status.skipped:
             self.skipped[self._motion.status.skipped] += 1
         ended = self._tracker.update(frame.t_s, cands)
+        if self.params.look_back:
+            self._history.push(frame.t_s, self._motion.frame if self._motion.comparable else None)
+            self._look_back()
         return self._events(ended, now=frame.t_s)
+
+    def _look_back(self) -> None:
+        """Give each track that has just reached ``rewind.trigger_points`` points and moves down its prefix:
+        the object's positions in the kept frames before the track began."""
+        assert self._tracker is not None and self._motion is not None
+        p = self.params.rewind
+        threshold, allowance = self._motion.threshold
+        if allowance is None:
+            return
+        for tr in self._tracker.active:
+            if len(tr) < p.trigger_points or tr.looked_back:
+                continue
+            tr.looked_back = True
+            down = image_down_direction(self.calibration, tr.u[0], tr.v[0], self._scale)
+            if looks_like_fall_start(tr, down, p):
+                x0, y0 = self._motion.roi[:2]
+                tr.prefix = rewind(tr, self._history, threshold, allowance, (x0, y0), p)
 
     def finish(self) -> list[Event]:
         if self._tracker is None:
@@ -368,6 +402,7 @@ class FallingDetector:
                 self.rejections["continues-emitted"] += 1
                 continue
             if verdict.accepted:
+                track, verdict = self._with_prefix(track, verdict)
                 self._pending.append(self._clean(track, verdict))
             else:
                 self.rejections[verdict.reason.split(":")[0].split(" ")[0]] += 1
@@ -438,6 +473,23 @@ class FallingDetector:
         jump = np.hypot(*(pred - np.array([held.u[-1], held.v[-1]])).T)
         err = np.hypot(*(pred - uv2).T)
         return int(np.sum(err <= 12.0 + 0.08 * jump)) >= min(3, len(t2))
+
+    def _with_prefix(self, track: Track, verdict: Verdict) -> tuple[Track, Verdict]:
+        """An accepted track extended by its prefix (its object found in earlier frames), when the whole still
+        validates with most of the prefix's points consistent; else the track as it was."""
+        if track.prefix is None:
+            return track, verdict
+        longer = track.with_prefix()
+        added = len(longer) - len(track)
+        if added == 0:
+            return track, verdict
+        extended = self._validate(longer)
+        keep = extended.keep if extended.keep is not None else np.ones(len(longer), bool)
+        if not extended.accepted or keep[:added].sum() < 0.5 * added:
+            log.debug("%s: looking back added %d points to track %.2f–%.2f s; not used: %s", self.camera_id,
+                      added, track.t[0], track.t[-1], extended.reason if not extended.accepted else "strays")
+            return track, verdict
+        return longer, extended
 
     @staticmethod
     def _clean(track: Track, verdict: Verdict) -> tuple[Track, Verdict]:

@@ -208,6 +208,23 @@ class MotionDetector:
         return cands
 
     @property
+    def frame(self) -> np.ndarray | None:
+        """The last frame's watched region (``roi``), as processed; None before the first frame."""
+        return self._prev[-1] if self._prev else None
+
+    @property
+    def comparable(self) -> bool:
+        """Can the last frame be compared pixel by pixel with earlier ones (no shake, no lighting jump)?"""
+        s = self.status
+        return s.skipped is None and math.hypot(*s.shift_px) < self.params.shake_min_px
+
+    @property
+    def threshold(self) -> tuple[float, np.ndarray | None]:
+        """The noise threshold (grey levels) and the per-pixel edge allowance over the region (255 where
+        unwatched; None before the first frame was compared)."""
+        return self._noise_threshold(), self._threshold_map
+
+    @property
     def busy_mask(self) -> np.ndarray:
         """Cells currently masked as persistently moving (grid resolution, ROI-relative)."""
         return self._busy_mask.copy()

@@ -57,6 +57,10 @@ class Track:
     area: list[float] = field(default_factory=list)
     contrast: list[float] = field(default_factory=list)
     length: list[float] = field(default_factory=list)
+    prefix: Track | None = field(default=None, repr=False)
+    """The object's points before this track's first, found by looking back through earlier frames
+    (edge.falling.rewind); kept apart so that detection decisions do not depend on them."""
+    looked_back: bool = field(default=False, repr=False)
     _coef: tuple[float, float, float, float, float, float] = field(default=(0.0,) * 6, repr=False)
     """``(a_u, b_u, c_u, a_v, b_v, c_v)``: ``u(τ) = a_u·τ² + b_u·τ + c_u`` (τ: time since the last point), and v."""
     _rms: float = field(default=1.0, repr=False)
@@ -75,7 +79,7 @@ class Track:
 
     def subset(self, keep: np.ndarray) -> Track:
         """A new track with only the points where ``keep`` is true."""
-        out = Track(self.track_id)
+        out = Track(self.track_id, prefix=self.prefix)
         idx = np.nonzero(keep)[0].tolist()
         for name in ("t", "u", "v", "area", "contrast", "length"):
             values = getattr(self, name)
@@ -84,10 +88,21 @@ class Track:
 
     def joined(self, other: Track) -> Track:
         """A new track with this track's points followed by those of ``other`` that come after its last."""
-        out = Track(self.track_id)
+        out = Track(self.track_id, prefix=self.prefix)
         start = next((i for i, t in enumerate(other.t) if t > self.t[-1]), len(other.t))
         for name in ("t", "u", "v", "area", "contrast", "length"):
             setattr(out, name, getattr(self, name) + getattr(other, name)[start:])
+        return out
+
+    def with_prefix(self) -> Track:
+        """A new track: the prefix's points (those before this track's first) followed by this track's."""
+        if self.prefix is None:
+            return self
+        pre = self.prefix
+        cut = sum(1 for t in pre.t if t < self.t[0] - 1e-6)
+        out = Track(self.track_id)
+        for name in ("t", "u", "v", "area", "contrast", "length"):
+            setattr(out, name, getattr(pre, name)[:cut] + getattr(self, name))
         return out
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
