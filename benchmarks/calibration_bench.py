@@ -226,6 +226,7 @@ def bench_backprojection(n: int, seed: int, perturb: bool, late: bool = False) -
     top_right: list[bool] = []
     done = skipped = 0
     times: list[float] = []
+    by_delay: list[tuple[float, bool]] = []  # (first detection − release, top storey right)
     unc = (1.0, 0.02) if perturb else (0.1, 0.005)
     while done < n:
         throw = make_throw(rng, unc, late)
@@ -239,6 +240,7 @@ def bench_backprojection(n: int, seed: int, perturb: bool, late: bool = False) -
         nv = naive_release(cal, throw.t, throw.uv)
         truth = int(throw.storey)
         done += 1
+        by_delay.append((throw.delay_s, est is not None and est.floor is not None and int(est.floor) == truth))
         if est is not None and est.floor is not None:
             got = int(est.floor)
             exact += got == truth
@@ -263,11 +265,22 @@ def bench_backprojection(n: int, seed: int, perturb: bool, late: bool = False) -
     # Expected calibration error of the top choice: |mean P − hit rate| in 5 bins of P, weighted by bin size.
     bins = np.minimum((tp * 5).astype(int), 4) if len(tp) else np.array([], dtype=int)
     ece = sum(abs(tp[bins == b].mean() - tr[bins == b].mean()) * (bins == b).sum() for b in set(bins.tolist()))
+    delays = np.array([d for d, _ in by_delay])
+    hits = np.array([h for _, h in by_delay], dtype=float)
+    # How much the fall before the first detection costs: the looked-back start of docs/falling.md moves
+    # tracks into the first bins.
+    delay_rows: dict[str, float] = {}
+    for lo, hi in ((0.0, 0.5), (0.5, 1.0), (1.0, math.inf)):
+        sel = (delays >= lo) & (delays < hi)
+        label = f"first seen {lo:g}–{hi:g} s after release" if hi < math.inf else f"first seen ≥ {lo:g} s after release"
+        delay_rows[f"{label}: throws"] = int(sel.sum())
+        delay_rows[f"{label}: exact"] = float(hits[sel].mean()) if sel.any() else float("nan")
     return {
         "throws": n,
         "skipped (< 5 in-image points)": skipped,
         "exact": exact / n,
         "within ±1": within1 / n,
+        **delay_rows,
         "P(true) ≥ 0.5 when top right": right_confident / max(1, right),
         "mean top P when wrong": float(np.mean(wrong_top)) if wrong_top else float("nan"),
         "mean top P when right": float(tp[tr > 0].mean()) if (tr > 0).any() else float("nan"),
