@@ -270,10 +270,11 @@ def closed_reference(truth: dict[str, Any], out: Path) -> Path:
     return out
 
 
-def floor_point_agreement(truth_paths: list[Path]) -> dict[str, Any]:
+def floor_point_agreement(truth_paths: list[Path], params: Any = None) -> dict[str, Any]:
     """How often a person's floor point falls in the same hat-required zones as the truth's ``floor_uv``, for
     three estimates on the truth's own boxes at 3 samples/s: the box's bottom centre, the bottom centre raised
-    5 % of the height, and :class:`edge.kitchen.floor.FloorPoints` (which also handles legs hidden by counters).
+    5 % of the height, and :class:`edge.kitchen.floor.FloorPoints` (which also handles legs hidden by counters;
+    ``params``: its :class:`~edge.kitchen.floor.FloorParams`).
     Persons whose box touches the image border are left out (their feet may be outside the picture)."""
     from edge.config import load_camera
     from edge.kitchen.floor import FloorPoints
@@ -287,7 +288,7 @@ def floor_point_agreement(truth_paths: list[Path]) -> dict[str, Any]:
         w, h = truth["image_size"]
         zones = [z for z in scaled_zones(load_camera(tp.parent / truth["camera"]).zones, w, h, None)
                  if z.kind == "hat_required"]
-        fp = FloorPoints(image_height=h)
+        fp = FloorPoints(params, image_height=h)
         step = round(truth["fps"] / 3)
         for i in range(0, len(truth["frames"]), step):
             t = i / truth["fps"]

@@ -154,6 +154,26 @@ def test_hat_stay_counts_from_the_first_sighting_before_the_track_is_confirmed()
     assert run_hat(rule, script) == [(1.0, 4.0, 1)]  # out of the zone when confirmed: the stay begins on entry
 
 
+def test_hat_stay_judged_again_begins_when_the_earlier_boxes_were_already_in_the_zone() -> None:
+    # Someone first seen behind a counter, bare-headed since 0.5 s, was placed outside the zone until the camera
+    # learnt how tall people look (at 4.0 s); judged again, their boxes were in the zone from 1.0 s on.
+    rule = MissingHatRule(after_s=3.0)
+    outside = [(t, [person(zones=(), since=0.5)]) for t in samples(0.5, 3.5)]
+    rejudged = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head", 3.0,
+                            zones_since={"prep-1": 1.0}, bare_since_s=0.5)
+    later = [(t, [person(since=3.0)]) for t in samples(4.5, 8.0)]
+    assert run_hat(rule, [*outside, (4.0, [rejudged]), *later]) == [(1.0, 4.0, 1)]
+    # Without the second judgement the stay begins at 4.0, and the condition with it.
+    rule = MissingHatRule(after_s=3.0)
+    plain = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head", 3.0)
+    assert run_hat(rule, [*outside, (4.0, [plain]), *later]) == [(4.0, 7.0, 1)]
+    # A hat seen after the entry they were judged to have made still resets the condition: timed from 2.0.
+    rule = MissingHatRule(after_s=3.0)
+    rejudged_late = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head",
+                                 2.0, zones_since={"prep-1": 1.0}, bare_since_s=2.0)
+    assert run_hat(rule, [*outside, (4.0, [rejudged_late]), *later]) == [(2.0, 5.0, 1)]
+
+
 def test_hat_person_walking_behind_one_who_raised_does_not_silence_them() -> None:
     def at(t_id: int, u: float, visible: bool = True, since: float = 0.0) -> PersonSample:
         box = np.array([u - 30.0 + 200.0 * (t_id == 1), 100.0, u + 30.0 + 200.0 * (t_id == 1), 300.0])
@@ -334,6 +354,16 @@ def test_floor_point_behind_a_counter_scales_the_remembered_height_to_where_the_
     fp.point(2, np.array([600.0, 200.0, 660.0, 326.0]), 1.0)
     _, v = fp.point(2, np.array([600.0, 150.0, 660.0, 200.0]), 1.5)
     assert v == pytest.approx(150 + 0.95 * 91.0, abs=1.5)
+
+
+def test_floor_point_estimate_uses_the_person_height_plane_learnt_since() -> None:
+    fp = FloorPoints(image_height=540)
+    short = np.array([400.0, 150.0, 460.0, 200.0])  # someone behind a counter: only the top 50 px show
+    assert fp.estimate(short) == pytest.approx((430.0, 197.5))  # nothing learnt yet: the box is the person
+    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
+                                                                                           800.0, 900.0)):
+        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    assert fp.estimate(short) == pytest.approx((430.0, 150.0 + 0.95 * 0.8 * 130.0), abs=0.5)
 
 
 def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> None:

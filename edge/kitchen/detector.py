@@ -15,7 +15,7 @@ Per frame only a timestamp check; per *sample* (``detect_fps`` per second of med
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -53,6 +53,9 @@ class KitchenParams:
     """A person's floor point may leave a zone this long without ending their stay (box jitter at the edge)."""
     use_lost_s: float = 1.0
     """A person hidden this long (behind the bin's lid, another person) still counts as using a bin."""
+    rejudge_s: float = 15.0
+    """A track's boxes of this many past seconds are kept, to judge again which zones they were in when the
+    camera has learnt more (``PersonSample.zones_since``)."""
     use_radius_bins: float = 0.75
     """A person uses a bin when their floor point is in its zone and within this many bin widths of the bin's
     foot (the bottom of its box). The zone polygon alone is too generous: drawn up to the open lid's height, it
@@ -126,6 +129,11 @@ class KitchenDetector:
         self.tracker = PersonTracker(self.params.tracker)
         self._floor = FloorPoints(self.params.floor)
         self._floor_uv: dict[int, tuple[float, float]] = {}
+        self._boxes: dict[int, deque[tuple[float, np.ndarray]]] = {}
+        """Each track's matched boxes of the last ``rejudge_s``."""
+        self._zones_was: dict[int, frozenset[str]] = {}
+        """The hat-required zones each track was in at its last sample in view."""
+        self._bare_since: dict[int, float] = {}
         self._in_hat_zone: dict[int, bool] = {}
         self._zones: list[ZoneShape] = []
         self._gate: MotionGate | None = None
@@ -152,6 +160,9 @@ class KitchenDetector:
         self.tracker = PersonTracker(self.params.tracker)
         self._floor = FloorPoints(self.params.floor, h)
         self._floor_uv = {}
+        self._boxes.clear()
+        self._zones_was.clear()
+        self._bare_since.clear()
         self._votes.clear()
         self._bin_votes.clear()
         self._dets = SceneDetections.empty()
@@ -205,12 +216,24 @@ class KitchenDetector:
                 vote.add(label, score, t, against)
         for tr in matched:
             self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t)
+            past = self._boxes.setdefault(tr.track_id, deque())
+            past.append((t, tr.box.copy()))
+            while past and t - past[0][0] > p.rejudge_s:
+                past.popleft()
         # Unconfirmed tracks (first seen now) go to the hat rule too, which only notes where they were: a stay
         # counts from the first sighting, not from the confirming one a sample later.
         everyone = list(self.tracker.tracks)
         live = {tr.track_id for tr in everyone}
         self._votes = {k: v for k, v in self._votes.items() if k in live}
         self._floor_uv = {k: v for k, v in self._floor_uv.items() if k in live}
+        self._boxes = {k: v for k, v in self._boxes.items() if k in live}
+        self._zones_was = {k: v for k, v in self._zones_was.items() if k in live}
+        for tid, vote in self._votes.items():
+            if vote.state != "no_hat":
+                self._bare_since.pop(tid, None)
+            elif tid not in self._bare_since:
+                self._bare_since[tid] = vote.since_s if vote.since_s is not None else t
+        self._bare_since = {k: v for k, v in self._bare_since.items() if k in live}
         self._floor.forget(live)
         hat_zones = [z for z in self._zones if z.kind == "hat_required"]
         bin_zones = [z for z in self._zones if z.kind == "bin"]
@@ -219,12 +242,19 @@ class KitchenDetector:
         people = []
         for k, tr in enumerate(everyone):
             seen = self._votes.get(tr.track_id)
+            zones = frozenset(z.name for z in hat_zones if inside_all[z.name][k])
+            visible = tr.t_s == t
+            since: dict[str, float] = {}
+            if visible:
+                entered = [z for z in hat_zones if z.name in zones - self._zones_was.get(tr.track_id, frozenset())]
+                if entered:
+                    since = self._in_zone_since(tr.track_id, entered)
+                self._zones_was[tr.track_id] = zones
             people.append(PersonSample(
-                tr.track_id, tr.box, (float(floor_all[k, 0]), float(floor_all[k, 1])),
-                frozenset(z.name for z in hat_zones if inside_all[z.name][k]),
-                seen.state if seen else None, tr.t_s == t,
+                tr.track_id, tr.box, (float(floor_all[k, 0]), float(floor_all[k, 1])), zones,
+                seen.state if seen else None, visible,
                 seen.confidence() if seen else 0.0, seen.headwear if seen else None,
-                seen.since_s if seen else None, tr.confirmed))
+                seen.since_s if seen else None, tr.confirmed, since, self._bare_since.get(tr.track_id)))
         conf = np.array([tr.confirmed for tr in everyone], bool)
         tracks = [tr for tr in everyone if tr.confirmed]
         floor = floor_all[conf]
@@ -234,6 +264,24 @@ class KitchenDetector:
         bins = [self._bin_sample(z, t, luma, tracks, floor, inside[z.name]) for z in bin_zones]
         alarms += self.bin_rule.update(t, bins)
         return [self._event(a) for a in alarms]
+
+    def _in_zone_since(self, track_id: int, zones: list[ZoneShape]) -> dict[str, float]:
+        """For each zone this track has just entered: the earliest of its past samples from which on every box,
+        judged with what the camera knows now (:meth:`FloorPoints.estimate`), lay in the zone. Only earlier
+        than now when the camera has learnt something since those samples (the person-height plane)."""
+        past = list(self._boxes.get(track_id, ()))[:-1]
+        if not past:
+            return {}
+        uv = np.array([self._floor.estimate(box) for _, box in past])
+        out = {}
+        for z in zones:
+            inside = z.contains(uv)
+            run = len(past)
+            while run > 0 and inside[run - 1]:
+                run -= 1
+            if run < len(past):
+                out[z.name] = past[run][0]
+        return out
 
     def _near(self, floor_uv: np.ndarray, bin_box: np.ndarray) -> bool:
         """Is the floor point within ``use_radius_bins`` bin widths of the bin's foot (its box's bottom)?"""

@@ -153,6 +153,22 @@ class FloorPoints:
             v = max(v, float(self.image_height))  # the feet are below the picture
         return u, v
 
+    def estimate(self, box: np.ndarray) -> tuple[float, float]:
+        """The floor point of a box from what the camera has learnt so far (the person-height plane), without
+        any track's memory and without learning from it: to judge a person's earlier samples again once the
+        camera knows more (someone first seen behind a counter, placed too far back until the plane is fitted)."""
+        p = self.params
+        x1, y1, x2, y2 = (float(v) for v in box)
+        h = y2 - y1
+        u = 0.5 * (x1 + x2)
+        at_bottom = self.image_height is not None and y2 >= self.image_height - 2
+        predicted = self.heights.predict(u, y1)
+        full = predicted if predicted is not None and not at_bottom and y1 > 1 and h < p.short_frac * predicted else h
+        v = max(y2, y1 + full) - p.offset_frac * full
+        if at_bottom:
+            v = max(v, float(self.image_height or 0))
+        return u, v
+
     def _follow(self, f: _Feet, y1: float, y2: float, h: float, t_s: float, at_border: bool) -> None:
         p = self.params
         if f.occluded_since is None:

@@ -19,6 +19,7 @@ Times are media seconds; samples arrive in order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,6 +50,13 @@ class PersonSample:
     confirmed: bool = True
     """False on a track's first sample, before the tracker has confirmed it: only where it was is remembered
     (its stay starts there once confirmed), it raises nothing."""
+    zones_since: Mapping[str, float] = field(default_factory=dict)
+    """For a zone the floor point has just entered: since when the person's earlier boxes, judged again with
+    what the camera has learnt since, were already in it (someone first seen behind a counter is placed too far
+    back until the camera has learnt how tall people look; once it has, their stay began when they came)."""
+    bare_since_s: float | None = None
+    """When the person's current run of ``no_hat`` states began (over the whole track, not the vote's window):
+    the condition of a stay that began earlier than it was seen."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,9 @@ class MissingHatRule:
                     stay = self._stays[(p.track_id, zone)] = (
                         self._adopt(zone, p) or self._take_over(zone, p, people)
                         or (_Stay(first[0], first[0], points=[first]) if first else _Stay(t_s, t_s)))
+                    since = p.zones_since.get(zone)
+                    if since is not None and since < stay.entered_s:
+                        stay.entered_s = since  # judged again: they were in the zone before it was known
                 stay.last_in_s = t_s
             for zone in [z for tid, z in self._first_in if tid == p.track_id]:
                 del self._first_in[(p.track_id, zone)]  # confirmed: used, or it left the zone meanwhile
@@ -174,7 +185,7 @@ class MissingHatRule:
                     stay.points.append((t_s, *p.floor_uv))
                 if p.hat == "no_hat":
                     if stay.cond_since is None:
-                        since = p.hat_since_s if p.hat_since_s is not None else t_s
+                        since = next((x for x in (p.bare_since_s, p.hat_since_s) if x is not None), t_s)
                         stay.cond_since = max(since, stay.entered_s)
                 elif p.hat == "hat":
                     stay.cond_since = None
