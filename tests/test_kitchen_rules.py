@@ -405,6 +405,10 @@ def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> N
     fp = FloorPoints(image_height=540)
     _, v = fp.point(1, np.array([100, 400, 160, 539.0]), 0.0)  # walking in under the camera: feet not in view
     assert v >= 540.0
+    _, v = fp.point(2, np.array([300, 400, 360, 535.0]), 0.0)  # a detector's box stops a few pixels short of it
+    assert v >= 540.0
+    _, v = fp.point(3, np.array([500, 380, 560, 530.0]), 0.0)  # 10 px above it: the feet are in view
+    assert v == pytest.approx(530.0 - 0.05 * 150.0)
 
 
 def test_floor_point_arm_coming_down_is_no_occlusion() -> None:

@@ -58,6 +58,8 @@ class FloorParams:
     min_fit_boxes: int = 40
     """Whole boxes needed before the person-height model is used."""
     max_fit_boxes: int = 600
+    bottom_margin_frac: float = 0.01
+    """A box whose bottom is this close to the image's bottom edge (share of the image height) is cut by it."""
     min_lean_boxes: int = 10
     """Whole boxes with a head needed before the camera's lean is used."""
     max_lean: float = 0.6
@@ -205,7 +207,8 @@ class FloorPoints:
         h = y2 - y1
         u = 0.5 * (x1 + x2)
         head_u = None if head is None else 0.5 * float(head[0] + head[2])
-        at_border = self.image_height is not None and (y2 >= self.image_height - 2 or y1 <= 1)
+        at_bottom = self._at_bottom(y2)
+        at_border = at_bottom or y1 <= 1
         f = self._feet.get(track_id)
         predicted = self.heights.predict(u, y1)
         if f is None:
@@ -230,8 +233,8 @@ class FloorPoints:
         v = max(y2, y1 + full) - p.offset_frac * full
         # the box's centre lies between head and feet, at its own half-height along the lean
         u -= self.lean.lean(u) * (1.0 - 0.5 * h / max(full, h, 1.0))
-        if self.image_height is not None and y2 >= self.image_height - 2:
-            v = max(v, float(self.image_height))  # the feet are below the picture
+        if at_bottom:
+            v = max(v, float(self.image_height or 0))  # the feet are below the picture
         return u, v
 
     def estimate(self, box: np.ndarray) -> tuple[float, float]:
@@ -242,7 +245,7 @@ class FloorPoints:
         x1, y1, x2, y2 = (float(v) for v in box)
         h = y2 - y1
         u = 0.5 * (x1 + x2)
-        at_bottom = self.image_height is not None and y2 >= self.image_height - 2
+        at_bottom = self._at_bottom(y2)
         predicted = self.heights.predict(u, y1)
         full = predicted if predicted is not None and not at_bottom and y1 > 1 and h < p.short_frac * predicted else h
         v = max(y2, y1 + full) - p.offset_frac * full
@@ -250,6 +253,13 @@ class FloorPoints:
         if at_bottom:
             v = max(v, float(self.image_height or 0))
         return u, v
+
+    def _at_bottom(self, y2: float) -> bool:
+        """Is the box cut by the image's bottom edge? A detector's box of someone walking in under the camera
+        stops a few pixels short of the edge (``bottom_margin_frac`` of the image height), not on it."""
+        if self.image_height is None:
+            return False
+        return y2 >= self.image_height - max(2.0, self.params.bottom_margin_frac * self.image_height)
 
     def _follow(self, f: _Feet, y1: float, y2: float, h: float, t_s: float, at_border: bool) -> None:
         p = self.params
