@@ -174,24 +174,6 @@ def test_hat_stay_judged_again_begins_when_the_earlier_boxes_were_already_in_the
     assert run_hat(rule, [*outside, (4.0, [rejudged_late]), *later]) == [(2.0, 5.0, 1)]
 
 
-def test_hat_floor_point_just_off_the_zones_edge_keeps_a_stay_but_starts_none() -> None:
-    def edge(t: float) -> PersonSample:  # standing on the outline: the floor point a few pixels outside
-        return PersonSample(1, BOX, (130.0, 290.0), frozenset(), "no_hat", True, 0.8, "bare_head", 0.0,
-                            zones_near=frozenset({"prep-1"}))
-    rule = MissingHatRule(after_s=3.0)
-    script = [(t, [person(since=0.0)]) for t in samples(0.0, 1.0)] + [(t, [edge(t)]) for t in samples(1.5, 3.0)]
-    script += [(t, [person(since=0.0)]) for t in samples(3.5, 5.0)]
-    assert run_hat(rule, script) == [(0.0, 3.0, 1)]  # one stay throughout, raised on the outline at 3.0
-    rule = MissingHatRule(after_s=3.0)
-    assert run_hat(rule, [(t, [edge(t)]) for t in samples(0.0, 5.0)]) == []  # never in: no stay
-    # Without the margin the 2-s spell on the outline ends the stay, and the next entry starts another one.
-    rule = MissingHatRule(after_s=3.0)
-    outside = [(t, [person(zones=(), since=0.0)]) for t in samples(1.5, 3.0)]
-    script = [(t, [person(since=0.0)]) for t in samples(0.0, 1.0)] + outside
-    script += [(t, [person(since=0.0)]) for t in samples(3.5, 7.0)]
-    assert run_hat(rule, script) == [(3.5, 6.5, 1)]
-
-
 def test_hat_person_walking_behind_one_who_raised_does_not_silence_them() -> None:
     def at(t_id: int, u: float, visible: bool = True, since: float = 0.0) -> PersonSample:
         box = np.array([u - 30.0 + 200.0 * (t_id == 1), 100.0, u + 30.0 + 200.0 * (t_id == 1), 300.0])
@@ -343,13 +325,6 @@ def test_hat_vote_survives_one_missed_hat() -> None:
     vote.add("bare_head", 0.8, 2.0)
     vote.add("bare_head", 0.8, 2.5)
     assert vote.state == "no_hat" and vote.since_s == 2.0
-
-
-def test_zone_distance_is_signed_pixels_to_the_outline() -> None:
-    from edge.kitchen.zones import ZoneShape
-
-    z = ZoneShape("prep-1", "hat_required", np.array([[0, 0], [100, 0], [100, 50], [0, 50]], np.float32))
-    assert z.distance(np.array([[50.0, 25.0], [50.0, 60.0], [130.0, 25.0]])).tolist() == [25.0, -10.0, -30.0]
 
 
 def test_floor_point_of_a_person_walking_behind_a_counter_stays_at_the_feet() -> None:

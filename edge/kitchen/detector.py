@@ -56,10 +56,6 @@ class KitchenParams:
     rejudge_s: float = 15.0
     """A track's boxes of this many past seconds are kept, to judge again which zones they were in when the
     camera has learnt more (``PersonSample.zones_since``)."""
-    stay_margin_frac: float = 0.1
-    """A floor point up to this share of the person's box height outside a hat zone's outline keeps a stay in
-    it (not a new one): floor points are a few pixels off the feet, and someone standing on a zone's edge would
-    otherwise leave and re-enter, and raise twice."""
     use_radius_bins: float = 0.75
     """A person uses a bin when their floor point is in its zone and within this many bin widths of the bin's
     foot (the bottom of its box). The zone polygon alone is too generous: drawn up to the open lid's height, it
@@ -245,8 +241,6 @@ class KitchenDetector:
         bin_zones = [z for z in self._zones if z.kind == "bin"]
         floor_all = np.array([self._floor_uv[tr.track_id] for tr in everyone]).reshape(-1, 2)
         inside_all = {z.name: z.contains(floor_all) for z in (*hat_zones, *bin_zones)}
-        heights = np.array([tr.box[3] - tr.box[1] for tr in everyone], float)
-        near_all = {z.name: z.distance(floor_all) >= -p.stay_margin_frac * heights for z in hat_zones}
         people = []
         for k, tr in enumerate(everyone):
             seen = self._votes.get(tr.track_id)
@@ -262,8 +256,7 @@ class KitchenDetector:
                 tr.track_id, tr.box, (float(floor_all[k, 0]), float(floor_all[k, 1])), zones,
                 seen.state if seen else None, visible,
                 seen.confidence() if seen else 0.0, seen.headwear if seen else None,
-                seen.since_s if seen else None, tr.confirmed, since,
-                frozenset(z.name for z in hat_zones if near_all[z.name][k]), self._bare_since.get(tr.track_id)))
+                seen.since_s if seen else None, tr.confirmed, since, self._bare_since.get(tr.track_id)))
         conf = np.array([tr.confirmed for tr in everyone], bool)
         tracks = [tr for tr in everyone if tr.confirmed]
         floor = floor_all[conf]

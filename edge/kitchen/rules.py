@@ -1,8 +1,7 @@
 """The two kitchen rules as state machines over sampled observations. Pure: no pixels, no model.
 
 missing_chef_hat — per (person track, hat-required zone). A *stay* begins when the person's floor point enters
-the zone and ends when it has been outside for more than ``leave_grace_s`` (a point just outside the outline,
-``PersonSample.zones_near``, still counts as in for a stay that has begun) or the track is lost for good (the
+the zone and ends when it has been outside for more than ``leave_grace_s`` or the track is lost for good (the
 tracker gives up); a track's stay counts from the sample the tracker first saw it in the zone, before the track
 was confirmed. Within a stay, the *condition* holds while the person's hat state is ``no_hat``; it starts at
 the first such sample and resets when a chef hat is seen again. The alarm is raised at the first sample with
@@ -55,9 +54,6 @@ class PersonSample:
     """For a zone the floor point has just entered: since when the person's earlier boxes, judged again with
     what the camera has learnt since, were already in it (someone first seen behind a counter is placed too far
     back until the camera has learnt how tall people look; once it has, their stay began when they came)."""
-    zones_near: frozenset[str] = frozenset()
-    """Hat-required zones whose outline the floor point lies just outside of (within a small share of the
-    person's height): enough to stay in a zone, not to enter it."""
     bare_since_s: float | None = None
     """When the person's current run of ``no_hat`` states began (over the whole track, not the vote's window):
     the condition of a stay that began earlier than it was seen."""
@@ -175,10 +171,6 @@ class MissingHatRule:
                     if since is not None and since < stay.entered_s:
                         stay.entered_s = since  # judged again: they were in the zone before it was known
                 stay.last_in_s = t_s
-            for zone in p.zones_near - p.zones if p.visible else ():
-                held = self._stays.get((p.track_id, zone))
-                if held is not None:
-                    held.last_in_s = t_s  # a floor point a few pixels off a zone's edge: still standing there
             for zone in [z for tid, z in self._first_in if tid == p.track_id]:
                 del self._first_in[(p.track_id, zone)]  # confirmed: used, or it left the zone meanwhile
             for (tid, zone), stay in list(self._stays.items()):

@@ -27,12 +27,6 @@ class ZoneShape:
         return np.array([cv2.pointPolygonTest(poly, (float(u), float(v)), False) >= 0
                          for u, v in np.asarray(points, np.float64).reshape(-1, 2)], bool)
 
-    def distance(self, points: np.ndarray) -> np.ndarray:
-        """Signed distance in pixels of the (N, 2) points to the polygon's outline: positive inside."""
-        poly = self.polygon.reshape(-1, 1, 2)
-        return np.array([cv2.pointPolygonTest(poly, (float(u), float(v)), True)
-                         for u, v in np.asarray(points, np.float64).reshape(-1, 2)], float)
-
     def mask(self, width: int, height: int) -> np.ndarray:
         m = np.zeros((height, width), np.uint8)
         cv2.fillPoly(m, [np.round(self.polygon).astype(np.int32)], 255)
