@@ -167,6 +167,16 @@ def test_hat_stay_judged_again_begins_when_the_earlier_boxes_were_already_in_the
     rule = MissingHatRule(after_s=3.0)
     plain = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head", 3.0)
     assert run_hat(rule, [*outside, (4.0, [plain]), *later]) == [(4.0, 7.0, 1)]
+    # A stay not dated back times its condition from the vote's onset, not the track's whole no-hat run (which
+    # may have begun outside the zone, or as another person before an identity swap).
+    # Here track 2 takes over the stay of track 1 (hat on, since 0.0), hidden where track 2 appears bare-headed.
+    rule = MissingHatRule(after_s=3.0)
+    first = [(t, [person(1, hat="hat")]) for t in samples(0.0, 2.0)]
+    hidden = person(1, hat="hat", visible=False)
+    swapped = [(t, [hidden, PersonSample(2, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8,
+                                         "bare_head", 2.5, bare_since_s=0.0)]) for t in samples(2.5, 7.0)]
+    # (raised 1 s late: the hidden track shares the box). Not (0.0, 4.0): its run began as another person.
+    assert run_hat(rule, first + swapped) == [(2.5, 6.5, 2)]
     # A hat seen after the entry they were judged to have made still resets the condition: timed from 2.0.
     rule = MissingHatRule(after_s=3.0)
     rejudged_late = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head",

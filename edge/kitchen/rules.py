@@ -92,6 +92,8 @@ class _Stay:
     cond_since: float | None = None
     fired: bool = False
     points: list[tuple[float, float, float]] = field(default_factory=list)
+    dated_back: bool = False
+    """Begun before the sample that saw it begin (``PersonSample.zones_since``)."""
 
 
 class MissingHatRule:
@@ -170,6 +172,7 @@ class MissingHatRule:
                     since = p.zones_since.get(zone)
                     if since is not None and since < stay.entered_s:
                         stay.entered_s = since  # judged again: they were in the zone before it was known
+                        stay.dated_back = True
                 stay.last_in_s = t_s
             for zone in [z for tid, z in self._first_in if tid == p.track_id]:
                 del self._first_in[(p.track_id, zone)]  # confirmed: used, or it left the zone meanwhile
@@ -185,7 +188,11 @@ class MissingHatRule:
                     stay.points.append((t_s, *p.floor_uv))
                 if p.hat == "no_hat":
                     if stay.cond_since is None:
-                        since = next((x for x in (p.bare_since_s, p.hat_since_s) if x is not None), t_s)
+                        # A stay dated back began before the vote's window: its condition is timed from the
+                        # track's whole no-hat run. Any other (a new entry, a stay taken over from another track)
+                        # from the vote's onset, as the track's run may have begun elsewhere, or as someone else.
+                        onsets = (p.bare_since_s, p.hat_since_s) if stay.dated_back else (p.hat_since_s,)
+                        since = next((x for x in onsets if x is not None), t_s)
                         stay.cond_since = max(since, stay.entered_s)
                 elif p.hat == "hat":
                     stay.cond_since = None
