@@ -273,9 +273,8 @@ def closed_reference(truth: dict[str, Any], out: Path) -> Path:
 def floor_point_agreement(truth_paths: list[Path], params: Any = None) -> dict[str, Any]:
     """How often a person's floor point falls in the same hat-required zones as the truth's ``floor_uv``, for
     three estimates on the truth's own boxes at 3 samples/s: the box's bottom centre, the bottom centre raised
-    5 % of the height, and :class:`edge.kitchen.floor.FloorPoints` (which also handles legs hidden by counters and
-    the camera's lean, learnt from the truth's head boxes as the product learns it from the model's; ``params``:
-    its :class:`~edge.kitchen.floor.FloorParams`).
+    5 % of the height, and :class:`edge.kitchen.floor.FloorPoints` (which also handles legs hidden by counters;
+    ``params``: its :class:`~edge.kitchen.floor.FloorParams`).
     Persons whose box touches the image border are left out (their feet may be outside the picture)."""
     from edge.config import load_camera
     from edge.kitchen.floor import FloorPoints
@@ -289,19 +288,15 @@ def floor_point_agreement(truth_paths: list[Path], params: Any = None) -> dict[s
         w, h = truth["image_size"]
         zones = [z for z in scaled_zones(load_camera(tp.parent / truth["camera"]).zones, w, h, None)
                  if z.kind == "hat_required"]
-        fp = FloorPoints(params, image_height=h, image_width=w)
+        fp = FloorPoints(params, image_height=h)
         step = round(truth["fps"] / 3)
         for i in range(0, len(truth["frames"]), step):
             t = i / truth["fps"]
-            heads = {o["track_id"]: o["box"] for o in truth["frames"][i]["objects"]
-                     if o.get("part_of") == "person" and o["visible"] >= 0.25}
             for o in truth["frames"][i]["objects"]:
                 if o["label"] != "person":
                     continue
                 x1, y1, x2, y2 = o["box"]
-                head = heads.get(o["track_id"])
-                ours = fp.point(o["track_id"], np.array(o["box"], float), t,
-                                None if head is None else np.array(head, float))
+                ours = fp.point(o["track_id"], np.array(o["box"], float), t)
                 if x1 <= 0 or y1 <= 0 or x2 >= w or y2 >= h:
                     continue
                 cands = {"bottom_centre": ((x1 + x2) / 2, y2), "raised_5pc": ((x1 + x2) / 2, y2 - 0.05 * (y2 - y1)),

@@ -158,7 +158,7 @@ class KitchenDetector:
         self._refs = {z.name: BinReference(z.mask(w, h), read_reference(z.reference, w, h), self.params.reference)
                       for z in self._zones if z.kind == "bin" and z.reference is not None}
         self.tracker = PersonTracker(self.params.tracker)
-        self._floor = FloorPoints(self.params.floor, h, w)
+        self._floor = FloorPoints(self.params.floor, h)
         self._floor_uv = {}
         self._boxes.clear()
         self._zones_was.clear()
@@ -205,7 +205,6 @@ class KitchenDetector:
         p = self.params
         dets = self._dets
         matched = self.tracker.update(t, dets.persons)
-        head_of: dict[int, np.ndarray] = {}
         if matched:
             # Unconfirmed tracks vote too. A sample the gate found unchanged votes again with the last run's
             # heads: nothing moved, so what was seen then is still there (a hat taken off by a person standing
@@ -215,9 +214,8 @@ class KitchenDetector:
                 vote = self._votes.setdefault(matched[i].track_id, HatVote(p.heads.window))
                 label, score, against = head_observation(dets.heads, hi)
                 vote.add(label, score, t, against)
-                head_of[i] = dets.heads.xyxy[hi]
-        for i, tr in enumerate(matched):
-            self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t, head_of.get(i))
+        for tr in matched:
+            self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t)
             past = self._boxes.setdefault(tr.track_id, deque())
             past.append((t, tr.box.copy()))
             while past and t - past[0][0] > p.rejudge_s:
