@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.environment import versions
+
 DISTRACTORS = ["trees", "birds", "leaves", "paper", "rain", "insects", "laundry", "lighting", "jitter", "noise"]
 MATCH_PX = 12.0
 
@@ -346,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     main_res, iso_res = results[: len(main_set)], results[len(main_set):]
     summary = {
         "date": time.strftime("%Y-%m-%d"),
+        "versions": versions(),
         "calibrated": calibrated,
         "look_back": look_back,
         "size": args.size,

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.environment import versions
+
 
 def make_clip(root: Path, width: int, height: int, seconds: float, seed: int, distractors: list[str],
               throws: int = 2) -> Path:
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             row["peak_rss_mb_no_look_back"] = round(peak_rss_mb(video, cal, look_back=False), 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(json.dumps({"date": time.strftime("%Y-%m-%d"), "cpu_count": _cpus(),
+    print(json.dumps({"date": time.strftime("%Y-%m-%d"), "versions": versions(), "cpu_count": _cpus(),
                       "self_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "rows": rows}, indent=2))
     return 0

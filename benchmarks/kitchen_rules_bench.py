@@ -53,6 +53,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmarks.environment import versions
+
 ROOT = Path(__file__).resolve().parent.parent
 EARLY_S = 1.0
 LATE_S = 2.0
@@ -417,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         from models import OnnxDetector, default_model_path
 
         model = OnnxDetector(args.model or default_model_path(), conf=KITCHEN_MODEL_CONF, iou=0.45, threads=1)
-    report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "clips": len(truths), "seed": args.seed,
+    report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "versions": versions(), "clips": len(truths),
+                              "seed": args.seed,
                               "size": args.size, "seconds": args.seconds,
                               "detector": "oracle (truth boxes)" if args.oracle else str(args.model or "shipped")}
     modes = [("model", False)] + ([("model-free bins", True)] if args.free_bins else [])
