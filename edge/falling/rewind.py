@@ -2,7 +2,7 @@
 
 The motion stage compares each frame with the one before, so an object moving under a pixel or two a frame —
 just after its release, when it matters most for the floor — leaves only thin edges in that difference and is
-picked up late: in the benchmark's scenes a median of 0.3 s after release, and over a second for a few. The
+picked up late: in the benchmark's scenes a median of 0.8 s after release, and up to 2 s. The
 release floor comes from extrapolating the fall back to its start, and with drag the time since release is
 what the track knows least (docs/calibration.md), so every early point is worth more than many late ones.
 
@@ -13,9 +13,10 @@ which the object had already moved clear of the predicted place — a long basel
 in full, not as edges. The blob nearest the prediction, inside a gate, is the object; the walk stops after a few
 frames without one (the release, an occluder, the edge of the watched area).
 
-The points found are kept beside the track (``Track.prefix``), not in it: detection decisions do not change.
-When the track is accepted as a fall, the detector validates it again with them and, if the longer track passes,
-back-projects that (see ``FallingDetector``).
+The points found are kept beside the track (``Track.prefix``), not in it: a track is accepted or rejected
+without them. When it is accepted as a fall, the detector validates it again with them and, if the longer track
+passes, back-projects that (see ``FallingDetector``); a held track's merge with its continuation then sees
+them too.
 """
 
 from __future__ import annotations
