@@ -54,6 +54,8 @@ class RewindParams:
     """A blob found must measure this many times the object's (median of the re-measured early points): a
     smaller one is the object half hidden (a balcony rail), whose centroid is off; a larger one has clutter in
     it."""
+    area_slack_px: float = 4.0
+    """…plus this many pixels above: a one- or two-pixel object's blob grows by whole pixels."""
     max_down_angle_deg: float = 70.0
     """The track's direction (first point to last) must be this close to the image's down direction."""
     min_step_px: float = 0.15
@@ -181,7 +183,7 @@ def rewind(
         if ref is not None:
             ref_img, (gu, gv) = ref
             hit = _find(img, ref_img, (pu - x0, pv - y0), gate, r_obj, (gu - x0, gv - y0), threshold, allowance)
-            if hit is not None and not area_lo <= hit[2] <= area_hi + 4.0:
+            if hit is not None and not area_lo <= hit[2] <= area_hi + params.area_slack_px:
                 hit = None
         if hit is None:
             misses += 1
