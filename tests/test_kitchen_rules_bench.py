@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from benchmarks.environment import cpu, versions
 from benchmarks.kitchen_rules_bench import score_clip
 
 PERSON_BOX = [100.0, 100.0, 160.0, 300.0]
@@ -53,3 +55,15 @@ def test_clear_violations_count_the_same_under_both() -> None:
     for tol in (0.0, 0.5):
         sc = score_clip(t, [event(6.3), event(9.0)], KINDS, tolerance_s=tol)
         assert (sc.violations, sc.matched, sc.duplicates, sc.events) == (1, 1, 1, 2)
+
+
+def test_environment_records_the_processor_and_its_int8_extensions(tmp_path: Path) -> None:
+    """The int8 model's numbers depend on the processor's extensions (VNNI or not), so reports name them."""
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Intel(R) Core(TM) i5-8500 CPU @ 3.00GHz\n"
+                    "flags\t\t: fpu sse4_1 avx avx2 fma\n\nprocessor\t: 1\nmodel name\t: ignored\n")
+    assert cpu(str(info)) == {"cpu": "Intel(R) Core(TM) i5-8500 CPU @ 3.00GHz", "cpu_flags": "avx2"}
+    info.write_text("model name\t: AMD EPYC\nflags\t\t: avx2 avx512f avx512_vnni\n")
+    assert cpu(str(info))["cpu_flags"] == "avx2 avx512f avx512_vnni"
+    assert cpu(str(tmp_path / "missing"))["cpu_flags"] == "unknown"
+    assert {"cpu", "cpu_flags", "onnxruntime"} <= set(versions())
