@@ -1,4 +1,5 @@
-"""`edgewatch train` and `edgewatch export`: the kitchen detector's training and ONNX export (``train`` extra)."""
+"""`edgewatch train`, `export` and `requantize`: the kitchen detector's training and ONNX export (``train``
+extra)."""
 
 from __future__ import annotations
 
@@ -59,12 +60,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--fixed-batch", action="store_true",
                    help="batch of 1 baked in (default: dynamic batch, so several frames run in one call)")
     e.add_argument("--opset", type=int, help="ONNX opset (default: Ultralytics' choice for the installed onnx)")
-    e.add_argument("--int8", action="store_true", help="also write an int8 model (static QDQ quantisation)")
+    e.add_argument("--int8", action="store_true",
+                   help="also write an int8 model (static QDQ quantisation, 7-bit weights: processors without VNNI "
+                        "compute the same numbers)")
     e.add_argument("--int8-out", type=Path, help="where the int8 model goes (default OUT-int8.onnx)")
     e.add_argument("--calibration-data", type=Path, help="data YAML whose images calibrate the int8 model")
     e.add_argument("--calibration-images", type=int, default=128, help="images used to calibrate (default 128)")
     e.add_argument("--licence", default=None, help="licence of the weights, recorded in the manifest")
     e.set_defaults(func=run_export)
+
+    r = sub.add_parser(
+        "requantize",
+        help="quantise an int8 model again (7-bit weights) from its own weights",
+        description="Quantise an int8 ONNX model again with today's settings (7-bit weights, activations "
+        "recalibrated on --calibration-data), starting from its own weights: for a model whose float export was "
+        "not kept, e.g. one quantised with 8-bit weights, which processors without VNNI compute differently. "
+        "Writes OUT and OUT.manifest.json (training record kept, source named, accuracy left for "
+        "benchmarks/kitchen_model_bench.py --write-manifest). Needs pip install 'edgewatch[train]'.",
+    )
+    r.add_argument("model", type=Path, help="int8 ONNX model with its manifest, e.g. models/kitchen-default.onnx")
+    r.add_argument("-o", "--out", type=Path, required=True, help="ONNX file to write")
+    r.add_argument("--calibration-data", type=Path, required=True,
+                   help="data YAML whose images calibrate the activations")
+    r.add_argument("--calibration-images", type=int, default=128, help="images used to calibrate (default 128)")
+    r.set_defaults(func=run_requantize)
 
 
 def _imgsz(text: str) -> tuple[int, int]:
@@ -118,5 +137,18 @@ def run_export(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         paths = export(settings, command=_command())
     for path in paths:
+        print(path)
+    return 0
+
+
+def run_requantize(args: argparse.Namespace) -> int:
+    from models.export import requantize
+    from models.ultralytics_env import INSTALL_HINT
+
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise UserError(f"edgewatch requantize needs onnx: {INSTALL_HINT}") from None
+    for path in requantize(args.model, args.out, args.calibration_data, args.calibration_images, _command()):
         print(path)
     return 0

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from edgewatch.errors import UserError
-from models.manifest import Export, Manifest, Training, sha256_file, write_manifest
+from models.manifest import (
+    Export,
+    Manifest,
+    Training,
+    manifest_path,
+    read_manifest,
+    sha256_file,
+    verify_file,
+    write_manifest,
+)
 from models.training import TRAIN_RECORD
 from models.ultralytics_env import require_ultralytics
 
@@ -112,3 +121,39 @@ def export(settings: ExportSettings, command: str) -> list[Path]:
             export=Export(command=command, opset=opset, dynamic_batch=settings.dynamic_batch, int8=q_settings)),
             q_out))
     return paths
+
+
+def requantize(model: Path, out: Path, calibration_data: Path, calibration_images: int, command: str) -> list[Path]:
+    """Quantise an int8 (QDQ) model again with today's settings, from its own weights: for a model whose float
+    export was not kept, such as one quantised with 8-bit weights before ``reduce_range`` (models/quantize.py).
+    The new manifest keeps the training record, names the model it came from and has no accuracy until
+    ``benchmarks/kitchen_model_bench.py --write-manifest`` measures it."""
+    import onnx
+
+    from models.quantize import calibration_images as pick_images
+    from models.quantize import dequantize_qdq, quantize_int8
+
+    where = manifest_path(model)
+    if not model.is_file() or not where.is_file():
+        raise UserError(f"{model}: an int8 model with its manifest {where.name} beside it is needed")
+    source = read_manifest(where)
+    verify_file(model, source, where)
+    if source.precision != "int8":
+        raise UserError(f"{model} is {source.precision}; export the float model with `edgewatch export --int8`")
+    if out.suffix != ".onnx" or out.resolve() == model.resolve():
+        raise UserError(f"-o {out}: write a new .onnx file (the source model is read while quantising)")
+    images = pick_images(calibration_data, calibration_images)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        float_model = Path(tmp) / "dequantized.onnx"
+        onnx.save(dequantize_qdq(onnx.load(str(model))), str(float_model))
+        q_settings = quantize_int8(float_model, out, images, source.input_size)
+    q_settings["calibration_data"] = str(calibration_data)
+    q_settings["requantized_from"] = {"file": source.file, "sha256": source.sha256,
+                                      "int8": source.export.int8, "export_command": source.export.command}
+    manifest = Manifest(
+        file=out.name, sha256=sha256_file(out), bytes=out.stat().st_size, classes=source.classes,
+        input_size=source.input_size, precision="int8", licence=source.licence, training=source.training,
+        export=Export(command=command, opset=source.export.opset, dynamic_batch=source.export.dynamic_batch,
+                      int8=q_settings))
+    return [out, write_manifest(manifest, out)]

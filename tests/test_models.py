@@ -182,6 +182,10 @@ def test_shipped_manifest_describes_the_model() -> None:
     assert manifest.training.command.startswith("edgewatch ") and " train --data " in manifest.training.command
     assert manifest.accuracy is not None and set(manifest.accuracy.per_class) == set(CLASSES)
     assert path.stat().st_size < 8 * 1024 * 1024
+    if manifest.precision == "int8":  # 7-bit weights: no x86 kernel saturates (models/quantize.py)
+        assert manifest.export.int8 is not None
+        low, high = manifest.export.int8["weight_range"]
+        assert low >= -64 and high <= 64
 
 
 def _copy_model(tmp_path: Path) -> Path:
@@ -276,6 +280,34 @@ def test_train_export_load_round_trip(tmp_path: Path) -> None:
                   "--calibration-data", "ds/data.yaml", "--calibration-images", "4").split()
     assert sorted(Path(p).name for p in written) == ["m-int8.manifest.json", "m-int8.onnx", "m.manifest.json",
                                                       "m.onnx"]
+    int8_manifest = json.loads((tmp_path / "out" / "m-int8.manifest.json").read_text())
+    low, high = int8_manifest["export"]["int8"]["weight_range"]
+    assert -64 <= low < 0 < high <= 64, "int8 weights must be 7-bit (no VPMADDUBSW saturation without VNNI)"
+    measured = subprocess.run(
+        [str(TRAIN_VENV / "bin" / "python"), "-c",
+         "import onnx, sys; from models.quantize import int8_weight_range; "
+         "print(*int8_weight_range(onnx.load(sys.argv[1])))", str(tmp_path / "out" / "m-int8.onnx")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert [int(v) for v in measured] == [low, high]
+    # Re-quantising an int8 model from its own weights (for one whose float export is gone) keeps 7-bit weights
+    # exactly on their grid, recalibrates the activations and names its source in the manifest.
+    requantized = run("requantize", "out/m-int8.onnx", "-o", "out/r.onnx", "--calibration-data", "ds/data.yaml",
+                      "--calibration-images", "4").split()
+    assert [Path(p).name for p in requantized] == ["r.onnx", "r.manifest.json"]
+    r_manifest = json.loads((tmp_path / "out" / "r.manifest.json").read_text())
+    assert r_manifest["export"]["int8"]["requantized_from"]["sha256"] == int8_manifest["sha256"]
+    assert r_manifest["training"] == int8_manifest["training"] and r_manifest["accuracy"] is None
+    same = subprocess.run(
+        [str(TRAIN_VENV / "bin" / "python"), "-c",
+         "import onnx, sys, numpy as np; from onnx import numpy_helper as nh\n"
+         "a, b = ({t.name: nh.to_array(t) for t in onnx.load(p).graph.initializer if t.data_type == 3}"
+         " for p in sys.argv[1:])\n"
+         "print(len(a), sum(np.array_equal(v, b.get(k)) for k, v in a.items()))",
+         str(tmp_path / "out" / "m-int8.onnx"), str(tmp_path / "out" / "r.onnx")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert int(same[0]) > 0 and same[0] == same[1], f"int8 weights changed on re-quantising: {same}"
+    with pytest.raises(AssertionError, match="is fp32"):
+        run("requantize", "out/m.onnx", "-o", "out/r2.onnx", "--calibration-data", "ds/data.yaml")
     img = np.full((90, 160, 3), 90, np.uint8)
     for name, precision in (("m.onnx", "fp32"), ("m-int8.onnx", "int8")):
         det = OnnxDetector(tmp_path / "out" / name, conf=0.0, threads=1)
