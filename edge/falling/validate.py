@@ -142,6 +142,10 @@ def outlier_mask(t: np.ndarray, uv: np.ndarray, half_window: int = 4, floor_px: 
     through up to ``half_window`` points. With ``slide_ends`` the window slides inwards instead, keeping its
     size, so an end point is predicted by a constant-acceleration fit of as many points as an interior one (an
     object near the camera curves and speeds up, and leaves the straight line by several pixels at its ends).
+    That prediction is still an extrapolation, whose error grows with its leverage ``h = x₀ᵀ(XᵀX)⁻¹x₀`` (a
+    new point's prediction error has variance ``σ²·(1 + h)``: h ≈ 0.3 for a point between four neighbours on
+    each side, ≈ 2 for one a step beyond eight): each residual is divided by ``√((1 + h)/(1 + h̃))``, h̃ the
+    track's median, so an end point is held to the same tolerance in units of its own prediction error.
     """
     keep = np.ones(len(t), bool)
     # Fast objects are blurred streaks whose centroid wobbles more: scale the tolerance with the step length.
@@ -153,6 +157,7 @@ def outlier_mask(t: np.ndarray, uv: np.ndarray, half_window: int = 4, floor_px: 
             return keep
         tk, uvk = t[idx], uv[idx]
         resid = np.zeros(idx.size)
+        leverage = np.zeros(idx.size)
         for j in range(idx.size):
             lo, hi = max(0, j - half_window), min(idx.size, j + half_window + 1)
             if slide_ends:
@@ -161,8 +166,13 @@ def outlier_mask(t: np.ndarray, uv: np.ndarray, half_window: int = 4, floor_px: 
             nb = [k for k in range(lo, hi) if k != j]
             tau = tk[nb] - tk[j]
             deg = 2 if len(nb) >= 5 else 1
-            coef, *_ = np.linalg.lstsq(np.vander(tau, deg + 1), uvk[nb], rcond=None)
+            design = np.vander(tau, deg + 1)
+            coef, *_ = np.linalg.lstsq(design, uvk[nb], rcond=None)
             resid[j] = float(np.hypot(*(uvk[j] - coef[-1])))
+            if slide_ends:  # x₀ = (0, …, 0, 1) at τ = 0: h is the last diagonal entry of (XᵀX)⁻¹
+                leverage[j] = float(np.linalg.pinv(design.T @ design)[-1, -1])
+        if slide_ends:
+            resid /= np.sqrt((1.0 + leverage) / (1.0 + float(np.median(leverage))))
         bad = resid > max(floor_px, 3.0 * float(np.median(resid)))
         if not bad.any():
             break
