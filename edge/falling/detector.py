@@ -15,6 +15,7 @@ import numpy as np
 
 from edge.events import Event, Release, TrackPoint, wall_clock_at
 from edge.falling.motion import MotionDetector, MotionParams
+from edge.falling.rewalk import CandidateHistory, RewalkParams, rewalk
 from edge.falling.rewind import FrameHistory, RewindParams, looks_like_fall_start, rewind
 from edge.falling.tracker import Track, Tracker, TrackerParams
 from edge.falling.validate import (
@@ -42,6 +43,10 @@ class FallingParams:
     tracker: TrackerParams = field(default_factory=TrackerParams)
     validation: ValidationParams = field(default_factory=ValidationParams)
     rewind: RewindParams = field(default_factory=RewindParams)
+    rewalk: RewalkParams = field(default_factory=RewalkParams)
+    walk_again: bool = True
+    """Walk a rejected short track's path again through the recent candidates, whichever track took them
+    (edge.falling.rewalk): in rain, tracks of random streaks take a falling object's blobs."""
     look_back: bool = True
     """Look for a fall's start in the frames before its track began (edge.falling.rewind): the release floor
     is extrapolated from the earliest points."""
@@ -283,6 +288,7 @@ class FallingDetector:
         self._motion: MotionDetector | None = None
         self._tracker: Tracker | None = None
         self._history = FrameHistory(self.params.rewind)
+        self._candidates = CandidateHistory(self.params.rewalk)
         self._scale = 1.0
         self._frame_interval = 0.04
         self._last_t: float | None = None
@@ -318,6 +324,7 @@ class FallingDetector:
         self._motion = MotionDetector(mask, self.params.motion)
         self._tracker = Tracker(frame.height, self.params.tracker)
         self._history.clear()
+        self._candidates.clear()
 
     def process(self, frame: Frame) -> list[Event]:
         if self._motion is None or (frame.height, frame.width) != self._motion.shape:
@@ -343,6 +350,8 @@ class FallingDetector:
         if self._motion.status.skipped:
             self.skipped[self._motion.status.skipped] += 1
         ended = self._tracker.update(frame.t_s, cands)
+        if self.params.walk_again:
+            self._candidates.push(frame.t_s, cands)
         if self.params.look_back:
             self._history.push(frame.t_s, self._motion.frame if self._motion.comparable else None)
             self._look_back()
@@ -398,6 +407,10 @@ class FallingDetector:
                 linked = self._link_piece(track)
                 if linked is not None:
                     track, verdict = linked
+                elif self.params.walk_again:
+                    walked = self._walk_again(track)
+                    if walked is not None:
+                        track, verdict = walked
             if verdict.accepted and self._continues_emitted(track):
                 self.rejections["continues-emitted"] += 1
                 continue
@@ -510,6 +523,36 @@ class FallingDetector:
             return len(track) <= 8
         path = float(np.hypot(np.diff(track.u), np.diff(track.v)).sum())
         return travel >= 0.6 * path
+
+    def _walk_again(self, track: Track) -> tuple[Track, Verdict] | None:
+        """``track``'s smooth core walked through the recent candidates (edge.falling.rewalk), when that
+        validates as a fall that no other track already holds (a split of a track still open or held would
+        otherwise give the object a second event)."""
+        if len(track) >= self.params.validation.min_points and not self._sparse(track):
+            return None
+        walked = rewalk(track, self._candidates,
+                        lambda u, v: image_down_direction(self.calibration, u, v, self._scale), self.params.rewalk)
+        if walked is None or len(walked) < self.params.validation.min_points:
+            return None
+        verdict = self._validate(walked)
+        if not verdict.accepted:
+            return None
+        assert self._tracker is not None
+        points = {(round(t, 3), round(u, 1), round(v, 1)) for t, u, v in zip(walked.t, walked.u, walked.v,
+                                                                              strict=True)}
+        others = [tr for tr, _ in self._pending + self._emitted] + self._tracker.active
+        for other in others:
+            shared = sum((round(t, 3), round(u, 1), round(v, 1)) in points
+                         for t, u, v in zip(other.t, other.u, other.v, strict=True))
+            if shared >= 0.5 * len(walked) or (shared >= 3 and shared >= 0.5 * len(other)):
+                return None
+        log.debug("%s: track %.2f–%.2f s (%d points) walked again: %d points", self.camera_id, track.t[0],
+                  track.t[-1], len(track), len(walked))
+        return walked, verdict
+
+    def _sparse(self, track: Track) -> bool:
+        dur = track.t[-1] - track.t[0]
+        return dur > 0 and (len(track) - 1) * self._frame_interval / dur < self.params.validation.min_fill_short
 
     def _expire_pieces(self, now: float) -> None:
         """Keep a piece while a track that could continue it may still close: one that started within

@@ -1,0 +1,72 @@
+"""Walking a short track's path again through the recent motion candidates (edge.falling.rewalk)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.falling.motion import Candidates
+from edge.falling.rewalk import CandidateHistory, RewalkParams, rewalk, smooth_core
+from edge.falling.tracker import Track
+
+FPS = 25.0
+
+
+def fall(t: float) -> tuple[float, float]:
+    """A fall in the image: 30 px/s sideways, 100 px/s and 800 px/s² down."""
+    return 400.0 + 30.0 * t, 100.0 + 100.0 * t + 400.0 * t * t
+
+
+def one(u: float, v: float, area: float = 36.0) -> Candidates:
+    return Candidates(np.array([u]), np.array([v]), np.array([area]), np.array([30.0]), np.array([6.0]))
+
+
+def track_of(points: list[tuple[float, float, float]]) -> Track:
+    tr = Track(0)
+    for t, u, v in points:
+        tr.add(t, one(u, v), 0)
+    return tr
+
+
+def test_the_core_leaves_out_a_raindrop_the_track_began_on() -> None:
+    """The tracker seeded the track on a raindrop 40 px beside the object, then moved to the object: the core
+    is the five points on the object."""
+    ts = np.arange(7) / FPS
+    pts = [(float(t), *fall(float(t))) for t in ts]
+    pts[0] = (pts[0][0], pts[0][1] - 40.0, pts[0][2] + 25.0)
+    pts[1] = (pts[1][0], pts[1][1] - 35.0, pts[1][2] + 10.0)
+    assert smooth_core(track_of(pts), RewalkParams()) == (2, 7)
+
+
+def test_the_walk_takes_the_objects_blobs_whichever_track_had_them() -> None:
+    """Twenty frames of candidates: the object (with 0.5-px centroid noise) among raindrops, and in two frames
+    not found at all. A five-point piece from the middle of the fall is walked back to the first frame and on
+    to the last, past the missing frames, and takes no raindrop."""
+    rng = np.random.default_rng(3)
+    hist = CandidateHistory(RewalkParams())
+    truth = {}
+    for i in range(20):
+        t = i / FPS
+        u, v = fall(t)
+        u, v = u + rng.normal(0, 0.5), v + rng.normal(0, 0.5)
+        truth[round(t, 3)] = (u, v)
+        rain_u, rain_v = rng.uniform(0, 800, 30), rng.uniform(0, 600, 30)
+        far = np.hypot(rain_u - u, rain_v - v) > 25.0  # raindrops, none on the object itself
+        us = np.concatenate([rain_u[far], [u]] if i not in (6, 14) else [rain_u[far]])
+        vs = np.concatenate([rain_v[far], [v]] if i not in (6, 14) else [rain_v[far]])
+        hist.push(t, Candidates(us, vs, np.full(us.size, 36.0), np.full(us.size, 30.0), np.full(us.size, 6.0)))
+    piece = track_of([(i / FPS, *truth[round(i / FPS, 3)]) for i in range(9, 14)])
+    walked = rewalk(piece, hist, lambda u, v: np.array([0.0, 1.0]), RewalkParams())
+    assert walked is not None
+    assert [round(t * FPS) for t in walked.t] == [i for i in range(20) if i not in (6, 14)]
+    for t, u, v in zip(walked.t, walked.u, walked.v, strict=True):
+        assert np.hypot(u - truth[round(t, 3)][0], v - truth[round(t, 3)][1]) < 1e-9
+
+
+def test_a_piece_moving_sideways_is_not_walked() -> None:
+    """A bird's straight, smooth flight is no fall: it is not walked (nor is any rejected piece that does not
+    move within 70° of down)."""
+    hist = CandidateHistory(RewalkParams())
+    for i in range(20):
+        hist.push(i / FPS, one(100.0 + 200.0 * i / FPS, 300.0))
+    piece = track_of([(i / FPS, 100.0 + 200.0 * i / FPS, 300.0) for i in range(9, 14)])
+    assert rewalk(piece, hist, lambda u, v: np.array([0.0, 1.0]), RewalkParams()) is None
