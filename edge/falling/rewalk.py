@@ -79,27 +79,29 @@ class CandidateHistory:
 
 def smooth_core(track: Track, params: RewalkParams) -> tuple[int, int] | None:
     """The longest run of consecutive points (the latest of equal length) whose constant-acceleration fit is
-    within the residual bound: (start, stop) indices, or None. The runs of one length are fitted together
-    (normal equations, one batched solve): rain closes dozens of short tracks a second."""
+    within the residual bound: (start, stop) indices, or None. All runs are fitted at once (weighted normal
+    equations, one batched solve): rain closes dozens of short tracks a second."""
     n = len(track)
     if n < params.min_core:
         return None
     t, uv = track.arrays()
     blob = float(np.sqrt(np.median(track.area)))
     bound = params.core_rms_px + params.core_rms_per_blob_px * blob
-    for length in range(n, params.min_core - 1, -1):
-        idx = np.arange(n - length + 1)[:, None] + np.arange(length)[None, :]  # (W, L), earliest run first
-        tau = t[idx] - t[idx].mean(axis=1, keepdims=True)
-        design = np.stack([tau * tau, tau, np.ones_like(tau)], axis=2)  # (W, L, 3)
-        ata = np.einsum("wli,wlj->wij", design, design)
-        atb = np.einsum("wli,wlk->wik", design, uv[idx])
-        coef = np.linalg.solve(ata, atb)  # (W, 3, 2)
-        resid = uv[idx] - np.einsum("wli,wik->wlk", design, coef)
-        rms = np.sqrt((resid**2).sum(axis=2).mean(axis=1))
-        ok = np.nonzero(rms <= bound)[0]
-        if ok.size:
-            return int(ok[-1]), int(ok[-1]) + length
-    return None
+    runs = [(a, b) for b in range(params.min_core, n + 1) for a in range(b - params.min_core + 1)]
+    w = np.zeros((len(runs), n))
+    for k, (a, b) in enumerate(runs):
+        w[k, a:b] = 1.0
+    count = w.sum(axis=1, keepdims=True)
+    tau = t[None, :] - (w @ t)[:, None] / count  # (R, n): time from each run's mean time
+    design = np.stack([tau * tau, tau, np.ones_like(tau)], axis=2)  # (R, n, 3)
+    wd = design * w[:, :, None]
+    coef = np.linalg.solve(np.einsum("rni,rnj->rij", wd, design), np.einsum("rni,nk->rik", wd, uv))  # (R, 3, 2)
+    resid = uv[None, :, :] - np.einsum("rni,rik->rnk", design, coef)
+    rms = np.sqrt((w * (resid**2).sum(axis=2)).sum(axis=1) / count[:, 0])
+    ok = [runs[k] for k in np.nonzero(rms <= bound)[0].tolist()]
+    if not ok:
+        return None
+    return max(ok, key=lambda r: (r[1] - r[0], r[0]))
 
 
 def moves_down(track: Track, core: tuple[int, int], down: np.ndarray, params: RewalkParams) -> bool:
