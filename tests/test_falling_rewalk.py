@@ -70,3 +70,30 @@ def test_a_piece_moving_sideways_is_not_walked() -> None:
         hist.push(i / FPS, one(100.0 + 200.0 * i / FPS, 300.0))
     piece = track_of([(i / FPS, 100.0 + 200.0 * i / FPS, 300.0) for i in range(9, 14)])
     assert rewalk(piece, hist, lambda u, v: np.array([0.0, 1.0]), RewalkParams()) is None
+
+
+def test_a_walked_piece_that_continues_a_held_fall_joins_its_event() -> None:
+    """A fall accepted and held (0–0.6 s); its continuation broke into short tracks, one of which began on three
+    raindrops 45 px beside the object, so it neither continues the held track nor passes alone. Walked through
+    the candidates from its five points on the object, it spans 0.64–1.2 s and joins the held event: one event,
+    not a second one for the same object."""
+    from edge.falling.detector import FallingDetector
+    from edge.frames import Frame
+
+    def at(t: float) -> tuple[float, float]:
+        return 300.0 + 15.0 * t, 40.0 + 200.0 * (t + 0.3) ** 2
+
+    det = FallingDetector("test-cam")
+    det.process(Frame(0, 0.0, np.zeros((480, 640), np.uint8)))  # sets the detector up
+    held = track_of([(i / FPS, *at(i / FPS)) for i in range(16)])
+    verdict = det._validate(held)
+    assert verdict.accepted, verdict.reason
+    det._pending.append((held, verdict))
+    for i in range(16, 31):
+        det._candidates.push(i / FPS, one(*at(i / FPS)))
+    piece = track_of([(i / FPS, at(i / FPS)[0] + (45.0 if i < 25 else 0.0), at(i / FPS)[1]) for i in range(22, 30)])
+    assert not det._continues(held, verdict, piece) and not det._validate(piece).accepted
+    assert det._events([piece], now=31 / FPS) == []
+    assert len(det._pending) == 1
+    joined, _ = det._pending[0]
+    assert round(joined.t[-1] * FPS) == 30 and len(joined) == 31

@@ -410,6 +410,9 @@ class FallingDetector:
                 elif self.params.walk_again:
                     walked = self._walk_again(track)
                     if walked is not None:
+                        # The walk may have found the rest of a held fall (its pieces were the broken part).
+                        if self._join_pending(walked[0])[0]:
+                            continue
                         track, verdict = walked
             if verdict.accepted and self._continues_emitted(track):
                 self.rejections["continues-emitted"] += 1
