@@ -37,6 +37,14 @@ def test_the_core_leaves_out_a_raindrop_the_track_began_on() -> None:
     assert smooth_core(track_of(pts), RewalkParams()) == (2, 7)
 
 
+def test_a_long_track_is_not_a_short_piece_and_is_not_fitted() -> None:
+    """Every run of every length is fitted at once, O(n³) memory: a track longer than ``max_points`` (a bird
+    tracked for seconds, rejected as sparse) is left alone rather than costing the edge box hundreds of MB."""
+    pts = [(i / FPS, *fall(i / FPS)) for i in range(65)]
+    assert smooth_core(track_of(pts[:64]), RewalkParams()) == (0, 64)
+    assert smooth_core(track_of(pts), RewalkParams()) is None
+
+
 def test_the_walk_takes_the_objects_blobs_whichever_track_had_them() -> None:
     """Twenty frames of candidates: the object (with 0.5-px centroid noise) among raindrops, and in two frames
     not found at all. A five-point piece from the middle of the fall is walked back to the first frame and on

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 class RewalkParams:
     history_s: float = 2.0
     """Candidates kept (a few dozen small arrays a frame at most: capped at the motion stage's 64)."""
+    max_points: int = 64
+    """A rejected track with more points than this is not a short piece of a fall (2.5 s at 25 fps) and is not
+    walked: the batched fit below holds every run of every length, O(n³) memory (64 points: 3 MB; 500: 2 GB)."""
     min_core: int = 5
     """Points of a smooth run to start from: on four points a constant-acceleration fit has one degree of
     freedom and fits nearly anything."""
@@ -82,7 +85,7 @@ def smooth_core(track: Track, params: RewalkParams) -> tuple[int, int] | None:
     within the residual bound: (start, stop) indices, or None. All runs are fitted at once (weighted normal
     equations, one batched solve): rain closes dozens of short tracks a second."""
     n = len(track)
-    if n < params.min_core:
+    if n < params.min_core or n > params.max_points:
         return None
     t, uv = track.arrays()
     blob = float(np.sqrt(np.median(track.area)))
