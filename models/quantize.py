@@ -154,7 +154,8 @@ def dequantize_qdq(model: Any) -> Any:
                 scale, zero = scale.reshape(shape), zero.reshape(shape)
             # The float weight takes back its own name ("w_quantized" -> "w"), so that a re-quantised model
             # names its tensors as the first quantisation did.
-            name = node.input[0].removesuffix("_quantized") or node.output[0]
+            base = node.input[0].removesuffix("_quantized")
+            name = base if base != node.input[0] and base not in initializers else node.output[0]
             if name != node.output[0]:
                 renamed[node.output[0]] = name
             constants.append(numpy_helper.from_array(((q - zero) * scale).astype(np.float32), name))
