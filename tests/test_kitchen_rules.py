@@ -312,6 +312,27 @@ def test_tracker_weak_box_only_extends_a_track() -> None:
     assert track.track_id == 1 and track.t_s == 1.5
 
 
+def test_tracker_gives_the_box_at_a_crossing_to_the_track_whose_head_it_has() -> None:
+    # Person 1 (chef hat) and person 2 (bare head) stand side by side; then one of them is hidden behind the
+    # other and a single box is seen, overlapping person 1's place more, with a bare head on it: person 2's.
+    hat, bare = np.array([1.0, -1.0]), np.array([-1.0])
+    crossing = (120, 100, 180, 300)
+    tr = PersonTracker()
+    for t in (0.0, 0.4, 0.8):
+        tr.update(t, boxes((100, 100, 160, 300), (150, 100, 210, 300)), hat)
+    assert [t.track_id for t in tr.update(1.2, boxes(crossing), bare)] == [2]
+    # By overlap alone (no heads known) it would have gone to person 1, and their tracks would be swapped.
+    tr = PersonTracker()
+    for t in (0.0, 0.4, 0.8):
+        tr.update(t, boxes((100, 100, 160, 300), (150, 100, 210, 300)))
+    assert [t.track_id for t in tr.update(1.2, boxes(crossing))] == [1]
+    # Someone alone who takes their hat off keeps their track: the heads only choose between candidates.
+    tr = PersonTracker()
+    for t in (0.0, 0.4, 0.8):
+        tr.update(t, boxes((100, 100, 160, 300)), np.array([1.0]))
+    assert [t.track_id for t in tr.update(1.2, boxes((104, 100, 164, 300)), bare)] == [1]
+
+
 def test_heads_pair_with_the_person_whose_top_holds_them() -> None:
     persons = np.array([[100, 100, 200, 400], [150, 80, 260, 420]], float)
     heads = Boxes.of([[215, 82, 245, 120], [130, 102, 165, 140], [300, 50, 320, 70]], [0.9, 0.8, 0.9],

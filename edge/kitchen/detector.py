@@ -204,7 +204,7 @@ class KitchenDetector:
     def _sample(self, t: float, luma: np.ndarray) -> list[Event]:
         p = self.params
         dets = self._dets
-        matched = self.tracker.update(t, dets.persons)
+        matched = self.tracker.update(t, dets.persons, self._head_looks(dets))
         if matched:
             # Unconfirmed tracks vote too. A sample the gate found unchanged votes again with the last run's
             # heads: nothing moved, so what was seen then is still there (a hat taken off by a person standing
@@ -264,6 +264,15 @@ class KitchenDetector:
         bins = [self._bin_sample(z, t, luma, tracks, floor, inside[z.name]) for z in bin_zones]
         alarms += self.bin_rule.update(t, bins)
         return [self._event(a) for a in alarms]
+
+    def _head_looks(self, dets: SceneDetections) -> np.ndarray:
+        """Per person box: +1 when the head paired with it is a chef hat, −1 when bare or other headwear, 0 when
+        none (the tracker's association cue when two people cross)."""
+        looks = np.zeros(len(dets.persons))
+        for i, hi in assign_heads(dets.persons.xyxy, dets.heads, self.params.heads).items():
+            label, _, _ = head_observation(dets.heads, hi)
+            looks[i] = 1.0 if label == "chef_hat" else -1.0
+        return looks
 
     def _in_zone_since(self, track_id: int, zones: list[ZoneShape]) -> dict[str, float]:
         """For each zone this track has just entered: the earliest of its past samples from which on every box,

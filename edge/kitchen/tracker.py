@@ -10,6 +10,11 @@ Per sample:
    units of the track's box height (≤ ``max_centre_dist``), when the heights agree within ``max_height_ratio``:
    ByteTrack assumes 25–30 fps, but at 2–5 samples a second a walking person moves most of a body width
    between samples and the boxes of one person may not overlap enough.
+   In stages 2–4 a detection whose head disagrees with the track's recent heads (a chef hat seen on a box for
+   a track whose last ``hat_window`` heads were all bare, or the reverse) costs ``hat_penalty`` more (IoU
+   units; in stage 4 height units): when two people cross, the one box seen at the crossing goes to the track
+   whose head it has. It only chooses between pairs that pass the stage's gate, so someone alone who takes
+   their hat off keeps their track.
 5. Confident detections left over start new tracks (confirmed after ``confirm_hits`` matches); tracks not
    matched are kept, predicted forward, for ``max_lost_s`` so a brief occlusion does not change a person's id.
 
@@ -45,6 +50,11 @@ class TrackerParams:
     """Weight of a new velocity measurement in the running estimate."""
     max_predict_s: float = 1.0
     """Boxes are extrapolated at most this far ahead (a lost person has usually stopped or turned)."""
+    hat_penalty: float = 0.3
+    """Association cost of a detection whose head disagrees with the track's recent heads."""
+    hat_window: int = 3
+    """A track has a hat state for association when its last this many head looks (one per matched detection
+    with a head) all agree."""
 
 
 @dataclass
@@ -59,6 +69,14 @@ class PersonTrack:
     hits: int = 1
     confirmed: bool = False
     born_s: float = 0.0
+    heads: list[float] = field(default_factory=list)
+    """Head looks of the last matched detections (+1 chef hat, −1 bare or other headwear), newest last."""
+
+    def hat_sign(self, window: int) -> float:
+        """+1 when the last ``window`` heads were all chef hats, −1 when all bare, else 0 (unknown or mixed)."""
+        if len(self.heads) < window or abs(sum(self.heads[-window:])) < window:
+            return 0.0
+        return float(np.sign(self.heads[-1]))
 
     def predict(self, t_s: float, max_s: float) -> np.ndarray:
         return self.box + self.velocity * min(max(0.0, t_s - self.t_s), max_s)
@@ -72,12 +90,14 @@ class PersonTracker:
         self.tracks: list[PersonTrack] = []
         self._next_id = 1
 
-    def update(self, t_s: float, persons: Boxes) -> list[PersonTrack]:
-        """Associate this sample's boxes; returns the tracks matched now (confirmed or not)."""
+    def update(self, t_s: float, persons: Boxes, heads: np.ndarray | None = None) -> list[PersonTrack]:
+        """Associate this sample's boxes; returns the tracks matched now (confirmed or not). ``heads``: per
+        person box, +1 when its head is a chef hat, −1 when bare (or other headwear), 0 when none was paired."""
         p = self.params
         self.tracks = [tr for tr in self.tracks if t_s - tr.t_s <= p.max_lost_s]
         keep = persons.scores >= p.low
         boxes, scores = persons.xyxy[keep], persons.scores[keep]
+        looks = (np.zeros(len(persons)) if heads is None else np.asarray(heads, float))[keep]
         strong = scores >= p.high
         matched: list[PersonTrack] = []
         pool = list(self.tracks)
@@ -90,12 +110,13 @@ class PersonTracker:
                 continue
             pred = np.array([tr.predict(t_s, p.max_predict_s) for tr in pool])
             iou = box_iou(pred, boxes[idx])
-            rows, cols = linear_sum_assignment(-iou)
+            ok = iou >= min_iou
+            rows, cols = linear_sum_assignment(-iou + p.hat_penalty * self._disagree(pool, looks[idx]))
             used_tracks, used_dets = set(), set()
             for r, c in zip(rows, cols, strict=True):
-                if iou[r, c] < min_iou:
+                if not ok[r, c]:
                     continue
-                self._match(pool[r], boxes[idx[c]], float(scores[idx[c]]), t_s)
+                self._match(pool[r], boxes[idx[c]], float(scores[idx[c]]), t_s, float(looks[idx[c]]))
                 matched.append(pool[r])
                 used_tracks.add(r)
                 used_dets.add(c)
@@ -103,10 +124,10 @@ class PersonTracker:
             if sel is strong:
                 unmatched_strong = np.array([i for k, i in enumerate(idx) if k not in used_dets], np.int64)
         if len(unmatched_strong) and pool:
-            unmatched_strong = self._match_by_distance(t_s, pool, boxes, scores, unmatched_strong, matched)
+            unmatched_strong = self._match_by_distance(t_s, pool, boxes, scores, looks, unmatched_strong, matched)
         for i in unmatched_strong:
             tr = PersonTrack(self._next_id, boxes[i].copy(), float(scores[i]), t_s, born_s=t_s,
-                             confirmed=p.confirm_hits <= 1)
+                             confirmed=p.confirm_hits <= 1, heads=[float(looks[i])] if looks[i] else [])
             self._next_id += 1
             self.tracks.append(tr)
             matched.append(tr)
@@ -114,8 +135,14 @@ class PersonTracker:
         self.tracks = [tr for tr in self.tracks if tr.confirmed or tr.t_s == t_s]
         return matched
 
+    def _disagree(self, pool: list[PersonTrack], looks: np.ndarray) -> np.ndarray:
+        """(tracks, detections): 1 where the detection's head contradicts the track's recent heads."""
+        window = self.params.hat_window
+        signs = np.array([tr.hat_sign(window) for tr in pool])
+        return (signs[:, None] * looks[None, :] < 0).astype(float)
+
     def _match_by_distance(self, t_s: float, pool: list[PersonTrack], boxes: np.ndarray, scores: np.ndarray,
-                           idx: np.ndarray, matched: list[PersonTrack]) -> np.ndarray:
+                           looks: np.ndarray, idx: np.ndarray, matched: list[PersonTrack]) -> np.ndarray:
         """Stage 4: centre distance / track height; returns the detections still unmatched."""
         p = self.params
         pred = np.array([tr.predict(t_s, p.max_predict_s) for tr in pool])
@@ -127,17 +154,19 @@ class PersonTracker:
         dist = np.hypot(pc[:, None, 0] - dc[None, :, 0], pc[:, None, 1] - dc[None, :, 1]) / ph[:, None]
         ratio = np.maximum(ph[:, None] / dh[None, :], dh[None, :] / ph[:, None])
         ok = (dist <= p.max_centre_dist) & (ratio <= p.max_height_ratio)
-        cost = np.where(ok, dist, 1e6)
+        cost = np.where(ok, dist + p.hat_penalty * self._disagree(pool, looks[idx]), 1e6)
         rows, cols = linear_sum_assignment(cost)
         used = set()
         for r, c in zip(rows, cols, strict=True):
             if ok[r, c]:
-                self._match(pool[r], det[c], float(scores[idx[c]]), t_s)
+                self._match(pool[r], det[c], float(scores[idx[c]]), t_s, float(looks[idx[c]]))
                 matched.append(pool[r])
                 used.add(c)
         return np.array([i for k, i in enumerate(idx) if k not in used], np.int64)
 
-    def _match(self, tr: PersonTrack, box: np.ndarray, score: float, t_s: float) -> None:
+    def _match(self, tr: PersonTrack, box: np.ndarray, score: float, t_s: float, look: float = 0.0) -> None:
+        if look:
+            tr.heads = [*tr.heads, look][-self.params.hat_window:]
         dt = t_s - tr.t_s
         if dt > 0:
             g = self.params.velocity_gain
