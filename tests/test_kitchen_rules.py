@@ -131,6 +131,23 @@ def test_hat_refound_radius_is_half_the_whole_persons_height_when_a_counter_hide
     assert run_hat(rule, script) == [(0.0, 3.0, 1)]
 
 
+def test_hat_a_person_seen_elsewhere_does_not_take_over_a_hidden_persons_stay() -> None:
+    def at(t_id: int, u: float, visible: bool = True, zones: tuple[str, ...] = ("prep-1",),
+           hat: str = "no_hat") -> PersonSample:
+        box = np.array([u - 30.0, 100.0, u + 30.0, 300.0])
+        return PersonSample(t_id, box, (u, 290.0), frozenset(zones), hat, visible, 0.8, None, 0.0)  # type: ignore[arg-type]
+
+    rule = MissingHatRule(after_s=3.0)
+    # Person 1 stands bare-headed in the zone at u = 300 and is raised at 3.0; person 2, in a hat, is seen at the
+    # same time 200 px away (a whole person's height), outside the zone.
+    script = [(t, [at(1, 300.0), at(2, 100.0, zones=(), hat="hat")]) for t in samples(0.0, 3.0)]
+    # Person 2 steps into the zone 40 px from person 1, who is hidden behind them for a sample, then seen again.
+    script += [(3.5, [at(1, 300.0, visible=False), at(2, 260.0, hat="hat")])]
+    script += [(t, [at(1, 300.0), at(2, 220.0, hat="hat")]) for t in samples(4.0, 8.0)]
+    # Person 2 is not person 1 re-found: person 1 keeps their stay, and is not raised a second time at 7.0.
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]
+
+
 def test_hat_identity_switch_to_an_existing_track_raises_no_second_event() -> None:
     def at(t_id: int, u: float, hat: str, visible: bool = True) -> PersonSample:
         return PersonSample(t_id, BOX, (u, 290.0), frozenset({"prep-1"}), hat, visible)  # type: ignore[arg-type]

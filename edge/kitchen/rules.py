@@ -117,8 +117,8 @@ class MissingHatRule:
         self._gone_at: dict[int, float] = {}
         self._raised: list[tuple[str, int, float]] = []
         """(zone, track id, time) of the alarms raised, while their track is held or recently gone."""
-        self._orphans: list[tuple[str, float, tuple[float, float, float], _Stay]] = []
-        """(zone, time lost, (u, v, height), stay) of tracks lost while in a zone."""
+        self._orphans: list[tuple[str, float, tuple[float, float, float], _Stay, int]] = []
+        """(zone, time lost, (u, v, height), stay, track id) of tracks lost while in a zone."""
         self._first_in: dict[tuple[int, str], tuple[float, float, float]] = {}
         """(track, zone) → (t, u, v) where an unconfirmed track was seen in the zone."""
         self._seen_at: dict[int, dict[float, tuple[float, float]]] = {}
@@ -140,7 +140,7 @@ class MissingHatRule:
         for key in [k for k in self._stays if k[0] not in alive]:
             where = self._where.get(key[0])
             if where is not None:
-                self._orphans.append((key[1], t_s, where, self._stays[key]))
+                self._orphans.append((key[1], t_s, where, self._stays[key], key[0]))
             del self._stays[key]
         for k in [k for k in self._where if k not in alive]:
             self._last_where[k] = self._where.pop(k)
@@ -263,18 +263,28 @@ class MissingHatRule:
                 continue
             u, v, h = where
             d = float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v))
-            if d <= 0.5 * max(h, 1.0) and d < best_d:
+            if d <= 0.5 * max(h, 1.0) and d < best_d and not self._elsewhere(p, q.track_id, where):
                 best, best_d = q.track_id, d
         if best is None:
             return None
         return self._stays.pop((best, zone))
 
+    def _elsewhere(self, p: PersonSample, tid: int, where: tuple[float, float, float]) -> bool:
+        """Was ``p`` in view farther than half a person's height from where track ``tid`` was last seen, at that
+        very sample? Then they were two people, and ``p`` has come to the place since: it is not ``tid``'s
+        person re-found under another id. (A track that swaps onto a hidden person was beside them.)"""
+        then = self._seen_at.get(p.track_id, {}).get(self._last_seen_s.get(tid, -1.0))
+        if then is None:
+            return False
+        u, v, h = where
+        return float(np.hypot(then[0] - u, then[1] - v)) > 0.5 * max(h, 1.0)
+
     def _adopt(self, zone: str, p: PersonSample) -> _Stay | None:
         """The stay of a track lost nearby in this zone, if any (the nearest); removed from the orphans."""
         best, best_d = None, float("inf")
-        for i, (z, _, (u, v, h), _stay) in enumerate(self._orphans):
+        for i, (z, _, (u, v, h), _stay, tid) in enumerate(self._orphans):
             d = float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v))
-            if z == zone and d <= 0.5 * max(h, 1.0) and d < best_d:
+            if z == zone and d <= 0.5 * max(h, 1.0) and d < best_d and not self._elsewhere(p, tid, (u, v, h)):
                 best, best_d = i, d
         if best is None:
             return None
