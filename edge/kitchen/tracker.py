@@ -50,7 +50,7 @@ class TrackerParams:
     """Weight of a new velocity measurement in the running estimate."""
     max_predict_s: float = 1.0
     """Boxes are extrapolated at most this far ahead (a lost person has usually stopped or turned)."""
-    hat_penalty: float = 0.3
+    hat_penalty: float = 0.5
     """Association cost of a detection whose head disagrees with the track's recent heads."""
     hat_window: int = 3
     """A track has a hat state for association when its last this many head looks (one per matched detection
