@@ -148,6 +148,23 @@ def test_hat_a_person_seen_elsewhere_does_not_take_over_a_hidden_persons_stay() 
     assert run_hat(rule, script) == [(0.0, 3.0, 1)]
 
 
+def test_hat_refound_person_is_judged_where_they_reappeared_not_where_the_track_was_confirmed() -> None:
+    def at(t_id: int, u: float, visible: bool = True, confirmed: bool = True) -> PersonSample:
+        box = np.array([u - 30.0, 100.0, u + 30.0, 300.0])
+        return PersonSample(t_id, box, (u, 290.0), frozenset({"prep-1"}), "no_hat", visible, 0.8, None, 0.0,
+                            confirmed=confirmed)
+
+    rule = MissingHatRule(after_s=3.0)
+    # Person 1 (200 px tall) is raised at 3.0 and hidden at u = 300; they reappear under a new id 80 px away,
+    # walking on: when the tracker confirms the new track a sample later they are 120 px from where they were
+    # lost, more than half their height.
+    script = [(t, [at(1, 300.0)]) for t in samples(0.0, 3.0)] + [(3.5, [at(1, 300.0, visible=False)])]
+    script += [(4.0, [at(1, 300.0, visible=False), at(7, 220.0, confirmed=False)])]
+    script += [(4.5, [at(1, 300.0, visible=False), at(7, 180.0)])]
+    script += [(t, [at(7, 180.0 - 10 * (t - 4.5))]) for t in samples(5.0, 8.0)]
+    assert run_hat(rule, script) == [(0.0, 3.0, 1)]  # not also (4.0, 7.0, 7): the same stay, raised once
+
+
 def test_hat_identity_switch_to_an_existing_track_raises_no_second_event() -> None:
     def at(t_id: int, u: float, hat: str, visible: bool = True) -> PersonSample:
         return PersonSample(t_id, BOX, (u, 290.0), frozenset({"prep-1"}), hat, visible)  # type: ignore[arg-type]

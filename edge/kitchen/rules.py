@@ -167,7 +167,7 @@ class MissingHatRule:
                 if stay is None:
                     first = self._first_in.get((p.track_id, zone))
                     stay = self._stays[(p.track_id, zone)] = (
-                        self._adopt(zone, p) or self._take_over(zone, p, people)
+                        self._adopt(zone, p, first) or self._take_over(zone, p, people, first)
                         or (_Stay(first[0], first[0], points=[first]) if first else _Stay(t_s, t_s)))
                     since = p.zones_since.get(zone)
                     if since is not None and since < stay.entered_s:
@@ -251,7 +251,8 @@ class MissingHatRule:
                 return True
         return False
 
-    def _take_over(self, zone: str, p: PersonSample, people: list[PersonSample]) -> _Stay | None:
+    def _take_over(self, zone: str, p: PersonSample, people: list[PersonSample],
+                   first: tuple[float, float, float] | None = None) -> _Stay | None:
         """The stay of a track the tracker still holds but does not see now, lost nearby in this zone: the
         tracker has re-found that person under a new id before giving the old one up."""
         best, best_d = None, float("inf")
@@ -262,12 +263,21 @@ class MissingHatRule:
             if where is None:
                 continue
             u, v, h = where
-            d = float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v))
+            d = self._appeared_from(p, first, u, v)
             if d <= 0.5 * max(h, 1.0) and d < best_d and not self._elsewhere(p, q.track_id, where):
                 best, best_d = q.track_id, d
         if best is None:
             return None
         return self._stays.pop((best, zone))
+
+    @staticmethod
+    def _appeared_from(p: PersonSample, first: tuple[float, float, float] | None, u: float, v: float) -> float:
+        """Distance from (u, v) to where ``p`` is now or, nearer, where it was first seen in the zone before the
+        tracker confirmed it (``first``: t, u, v): a re-found person walking on is judged where they reappeared."""
+        d = float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v))
+        if first is not None:
+            d = min(d, float(np.hypot(first[1] - u, first[2] - v)))
+        return d
 
     def _elsewhere(self, p: PersonSample, tid: int, where: tuple[float, float, float]) -> bool:
         """Was ``p`` in view farther than half a person's height from where track ``tid`` was last seen, at that
@@ -279,11 +289,11 @@ class MissingHatRule:
         u, v, h = where
         return float(np.hypot(then[0] - u, then[1] - v)) > 0.5 * max(h, 1.0)
 
-    def _adopt(self, zone: str, p: PersonSample) -> _Stay | None:
+    def _adopt(self, zone: str, p: PersonSample, first: tuple[float, float, float] | None = None) -> _Stay | None:
         """The stay of a track lost nearby in this zone, if any (the nearest); removed from the orphans."""
         best, best_d = None, float("inf")
         for i, (z, _, (u, v, h), _stay, tid) in enumerate(self._orphans):
-            d = float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v))
+            d = self._appeared_from(p, first, u, v)
             if z == zone and d <= 0.5 * max(h, 1.0) and d < best_d and not self._elsewhere(p, tid, (u, v, h)):
                 best, best_d = i, d
         if best is None:
