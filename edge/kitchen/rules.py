@@ -98,9 +98,11 @@ class _Stay:
 
 class MissingHatRule:
     """See the module docstring. A track the tracker gave up on while it was in a zone leaves its stay behind for
-    ``inherit_s``: a new track that appears in that zone within half a person's height of where it was takes the
-    stay over (the same person, re-found under a new id), so a lost-and-refound track does not raise twice. The
-    same holds for a track the tracker still keeps but does not see at the moment the new one appears."""
+    ``inherit_s``: a new track that appears in that zone within half a person's height of where it was (judged
+    where the new track is, or where it was first seen before the tracker confirmed it) takes the stay over (the
+    same person, re-found under a new id), so a lost-and-refound track does not raise twice. The same holds for
+    a track the tracker still keeps but does not see at the moment the new one appears. Not for a track that was
+    in view farther away than that when the lost one was last seen: that is someone else who came to the place."""
 
     def __init__(self, after_s: float, leave_grace_s: float = 0.75, max_points: int = 400,
                  inherit_s: float = 3.0, max_defer_s: float = 1.0) -> None:
