@@ -90,3 +90,57 @@ def test_history_keeps_frames_spaced_and_recent() -> None:
     assert all(0.07 <= b - a <= 0.09 for a, b in pairwise(times))
     hist.push(40 / 25.0 + 0.01, None)  # a shaken frame is always recorded: the walk back must stop there
     assert hist.frames()[-1][1] is None
+
+
+def soft_disc(img: np.ndarray, u: float, v: float, r: float, value: float) -> None:
+    """An anti-aliased disc: each pixel covered in proportion to how far inside the rim it lies."""
+    yy, xx = np.ogrid[: img.shape[0], : img.shape[1]]
+    cover = np.clip(r + 0.5 - np.hypot(xx - u, yy - v), 0.0, 1.0)
+    img[:] = img * (1.0 - cover) + value * cover
+
+
+def big_slow_fall(t: float) -> tuple[float, float]:
+    """A 12-px object near the camera moving 5–7 px a frame: less than its own length."""
+    return 320.0 + 5.0 * t, 40.0 + 75.0 * t + 0.5 * 100.0 * t * t
+
+
+def test_a_slow_objects_points_are_its_centre_not_its_changed_part() -> None:
+    """The motion stage's blob of an object that moves less than its length is where it changed (a band
+    ahead and a strip behind), whose centroid lags its centre; measured again against a frame in which it had
+    moved clear, each point is the centre (the event's track and the metric fit take those)."""
+
+    def errors(measure_again: bool) -> np.ndarray:
+        rng = np.random.default_rng(3)
+        det = FallingDetector("test-cam", None, FallingParams(measure_again=measure_again))
+        events = []
+        for i in range(45):
+            t = i / FPS
+            img = np.full((480, 640), 120.0, np.float32)
+            soft_disc(img, *big_slow_fall(t), 6.0, 40.0)
+            img += rng.normal(0, 2.0, img.shape)
+            events += det.process(Frame(i, t, np.clip(img, 0, 255).astype(np.uint8)))
+        (ev,) = events + det.finish()
+        # Along the motion (nearly +v): positive ahead of the centre.
+        return np.array([p.v - big_slow_fall(p.t)[1] for p in ev.track if p.t > 0.2])
+
+    before, after = errors(False), errors(True)
+    # Steps of 5–7 px: a leading band alone at first (2–6 px ahead), then band and strip together (1–2 px behind).
+    assert before.max() > 4.0 and before.min() < -1.5 and np.median(np.abs(before)) > 1.0
+    # Only the third point is left as it was (neither kept for looking back nor late enough to measure again).
+    assert np.sum(np.abs(after) > 0.3) <= 1 and np.median(np.abs(after)) < 0.1
+
+
+def test_centres_stay_with_their_points() -> None:
+    """A measured-again centre belongs to one point of one track: joining keeps the second track's only for
+    the points it contributes (the first's own points at the same times are other blobs)."""
+    from edge.falling.tracker import Track
+
+    a = Track(1, t=[0.0, 0.04, 0.08], u=[10.0, 11.0, 12.0], v=[5.0, 6.0, 7.0], area=[4.0] * 3,
+              contrast=[9.0] * 3, length=[2.0] * 3, centres={0.04: (11.5, 6.5)})
+    b = Track(2, t=[0.08, 0.12], u=[40.0, 13.0], v=[40.0, 8.0], area=[4.0] * 2, contrast=[9.0] * 2,
+              length=[2.0] * 2, centres={0.08: (40.5, 40.5), 0.12: (13.5, 8.5)})
+    t, uv = a.joined(b).centre_arrays()
+    assert t.tolist() == [0.0, 0.04, 0.08, 0.12]
+    assert uv.tolist() == [[10.0, 5.0], [11.5, 6.5], [12.0, 7.0], [13.5, 8.5]]
+    _, sub = a.joined(b).subset(np.array([True, True, False, True])).centre_arrays()
+    assert sub.tolist() == [[10.0, 5.0], [11.5, 6.5], [13.5, 8.5]]

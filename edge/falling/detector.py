@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ import numpy as np
 from edge.events import Event, Release, TrackPoint, wall_clock_at
 from edge.falling.motion import MotionDetector, MotionParams
 from edge.falling.rewalk import CandidateHistory, RewalkParams, rewalk
-from edge.falling.rewind import FrameHistory, RewindParams, looks_like_fall_start, rewind
+from edge.falling.rewind import FrameHistory, RewindParams, looks_like_fall_start, measure_again, rewind
 from edge.falling.tracker import Track, Tracker, TrackerParams
 from edge.falling.validate import (
     GRAVITY_MPS2,
@@ -50,6 +51,10 @@ class FallingParams:
     look_back: bool = True
     """Look for a fall's start in the frames before its track began (edge.falling.rewind): the release floor
     is extrapolated from the earliest points."""
+    measure_again: bool = True
+    """Measure each new point of an established track again against an older kept frame in which the object
+    stood clear of its place (edge.falling.rewind.measure_again), for the metric fit and the event's track:
+    the motion stage's blob of a slow object lags its centre. Needs ``look_back`` (its kept frames)."""
     hold_s: float = 1.2
     """An accepted track waits this long (media time) for a continuation before its event is emitted…"""
     max_hold_s: float = 8.0
@@ -354,8 +359,29 @@ class FallingDetector:
             self._candidates.push(frame.t_s, cands)
         if self.params.look_back:
             self._history.push(frame.t_s, self._motion.frame if self._motion.comparable else None)
+            if self.params.measure_again and self._motion.comparable:
+                self._measure_again(frame.t_s)
             self._look_back()
         return self._events(ended, now=frame.t_s)
+
+    def _measure_again(self, t_s: float) -> None:
+        """Each track that took a point in this frame: that point's centre against an older kept frame."""
+        assert self._tracker is not None and self._motion is not None
+        threshold, allowance = self._motion.threshold
+        frame = self._motion.frame
+        if allowance is None or frame is None:
+            return
+        origin = self._motion.roi[:2]
+        val, rough = self.params.validation, self.params.rewind.measure_again_max_roughness
+        for tr in self._tracker.active:
+            # Only a fairly smooth path can be a fall: rain's chains of random streaks are not measured (in heavy
+            # rain 27 tracks a frame otherwise). The bound is loose: a slow object's own blobs jump between its
+            # leading band and the whole of it, which is what measuring again corrects.
+            if (tr.t[-1] == t_s and len(tr) >= self.params.rewind.measure_again_points
+                    and tr.fit_rms_px <= rough * (val.max_rms_px + val.rms_per_blob_px * math.sqrt(tr.area[-1]))):
+                centre = measure_again(tr, frame, self._history, threshold, allowance, origin, self.params.rewind)
+                if centre is not None:
+                    tr.centres[t_s] = centre
 
     def _look_back(self) -> None:
         """Give each track that has just reached ``rewind.trigger_points`` points and moves down its prefix:
@@ -372,7 +398,8 @@ class FallingDetector:
             down = image_down_direction(self.calibration, tr.u[0], tr.v[0], self._scale)
             if looks_like_fall_start(tr, down, p):
                 x0, y0 = self._motion.roi[:2]
-                tr.prefix = rewind(tr, self._history, threshold, allowance, (x0, y0), p)
+                tr.prefix = rewind(tr, self._history, threshold, allowance, (x0, y0), p,
+                                   centres=self.params.measure_again)
 
     def finish(self) -> list[Event]:
         if self._tracker is None:
@@ -637,7 +664,7 @@ class FallingDetector:
             started_at=wall_clock_at(self.stream_start, first),
             confidence=verdict.confidence,
             release=release,
-            track=[TrackPoint(t=round(t, 3), u=round(u, 1), v=round(v, 1))
-                   for t, u, v, k in zip(track.t, track.u, track.v, keep, strict=True) if k],
+            track=[TrackPoint(t=round(float(t), 3), u=round(float(u), 1), v=round(float(v), 1))
+                   for t, (u, v), k in zip(track.t, track.centre_arrays()[1], keep, strict=True) if k],
             physics={"rms_px": round(verdict.rms_px, 2), "accel_ratio": round(verdict.accel_ratio, 3)},
         )

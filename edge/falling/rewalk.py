@@ -179,7 +179,10 @@ def rewalk(track: Track, history: CandidateHistory, down_at: Callable[[float, fl
     after = _walk(pts, frames, blob, params, backwards=False)
     if not before and not after:
         return None
-    out = Track(track.track_id, prefix=track.prefix)
+    # The core's points are the track's own; the walked ones may be other blobs at the track's other times.
+    core_t = set(track.t[start:stop])
+    out = Track(track.track_id, prefix=track.prefix,
+                centres={t: c for t, c in track.centres.items() if t in core_t})
     for t, _, _, cands, i in before + pts + after:
         out.add(t, cands, i)
     return out

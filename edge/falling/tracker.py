@@ -61,12 +61,22 @@ class Track:
     """The object's points before this track's first, found by looking back through earlier frames
     (edge.falling.rewind); kept apart so that detection decisions do not depend on them."""
     looked_back: bool = field(default=False, repr=False)
+    centres: dict[float, tuple[float, float]] = field(default_factory=dict, repr=False)
+    """The object's centre measured again against an older frame in which it stood clear of its place (by
+    media time of the point; edge.falling.rewind.measure_again): the motion stage's blob of an object that
+    moves less than its own length in a frame is part of it (docs/falling.md, "Where a point is"). Used for
+    the metric fit and the event's track, not for detection decisions."""
     _coef: tuple[float, float, float, float, float, float] = field(default=(0.0,) * 6, repr=False)
     """``(a_u, b_u, c_u, a_v, b_v, c_v)``: ``u(τ) = a_u·τ² + b_u·τ + c_u`` (τ: time since the last point), and v."""
     _rms: float = field(default=1.0, repr=False)
 
     def __len__(self) -> int:
         return len(self.t)
+
+    @property
+    def fit_rms_px(self) -> float:
+        """RMS residual of the constant-acceleration fit of the last points (1 until there are four)."""
+        return self._rms
 
     def add(self, t: float, c: Candidates, i: int, fit_window: int = 10) -> None:
         self.t.append(t)
@@ -84,6 +94,7 @@ class Track:
         for name in ("t", "u", "v", "area", "contrast", "length"):
             values = getattr(self, name)
             setattr(out, name, [values[i] for i in idx])
+        out.centres = dict(self.centres)
         return out
 
     def joined(self, other: Track) -> Track:
@@ -92,6 +103,7 @@ class Track:
         start = next((i for i, t in enumerate(other.t) if t > self.t[-1]), len(other.t))
         for name in ("t", "u", "v", "area", "contrast", "length"):
             setattr(out, name, getattr(self, name) + getattr(other, name)[start:])
+        out.centres = {**self.centres, **{t: c for t, c in other.centres.items() if t > self.t[-1]}}
         return out
 
     def with_prefix(self) -> Track:
@@ -103,11 +115,20 @@ class Track:
         out = Track(self.track_id)
         for name in ("t", "u", "v", "area", "contrast", "length"):
             setattr(out, name, getattr(pre, name)[:cut] + getattr(self, name))
+        out.centres = dict(self.centres)
         return out
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(t (N,), uv (N, 2))."""
         return np.asarray(self.t), np.column_stack([self.u, self.v])
+
+    def centre_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t (N,), uv (N, 2)) with each point's centre measured again where there is one (``centres``)."""
+        if not self.centres:
+            return self.arrays()
+        get = self.centres.get
+        return np.asarray(self.t), np.array([get(t, (u, v)) for t, u, v in zip(self.t, self.u, self.v,
+                                                                                 strict=True)], np.float64)
 
     def _fit(self, window: int) -> None:
         """Refit the motion model once per new point (not once per frame): predictions then cost nothing.

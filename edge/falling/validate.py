@@ -264,7 +264,8 @@ def validate_track(
     if cal is not None:
         from calibration.backproject import estimate_release
 
-        release = estimate_release(cal, t, uv / scale)
+        # The metric fit takes each point's centre measured again where there is one (Track.centres).
+        release = estimate_release(cal, t, track.centre_arrays()[1][keep] / scale)
         if release is None:
             return Verdict(False, "no ballistic fit", 0.0, rms, accel_ratio, keep=keep)
         reason = _implausible_release(release, cal, params, blob_px)
