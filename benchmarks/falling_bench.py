@@ -2,12 +2,15 @@
 
     python -m benchmarks.falling_bench                 # 64 scenes + isolation scenes, 2 processes
     python -m benchmarks.falling_bench --quick         # 12 scenes, for a smoke run
+    python -m benchmarks.falling_bench --count 60 --point-errors   # also each track point against the truth
 
 Prints event recall, precision, false alarms per camera-hour, median detection latency, release-storey
 accuracy (physics back-projection against the naive facade-plane intersection), a per-distractor breakdown of
 false alarms, and false alarms on scenes with a single distractor type and no throw. With ``--naive`` the
-naive OpenCV pipeline (benchmarks/naive.py) runs on the same scenes for comparison. The scenes are generated
-into ``data/bench/`` (ignored by git) on first use and reused afterwards.
+naive OpenCV pipeline (benchmarks/naive.py) runs on the same scenes for comparison. With ``--point-errors`` every
+point of each detected throw's track is compared with the truth at its frame time (benchmarks/point_errors.py),
+and the back-projection is run once more on the truth at those times: what perfect localisation would give.
+The scenes are generated into ``data/bench/`` (ignored by git) on first use and reused afterwards.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class SceneResult:
     floors: list[dict[str, Any]] = field(default_factory=list)
     """Per detected throw: truth storey, physics storey and probability, naive storey."""
     misses: list[dict[str, Any]] = field(default_factory=list)
+    points: list[dict[str, Any]] = field(default_factory=list)
+    """Per detected throw (with ``--point-errors``): its event's track points beside the truth (see
+    :func:`_point_record`)."""
     """Per missed throw (with ``--explain``): the throw and the closed tracks that lay on it, with why each was
     rejected (or that an event covered it only in part)."""
     naive_events: int = 0
@@ -114,8 +120,69 @@ def _explain_miss(throw: dict[str, Any], fps: float, rejected: list[tuple[np.nda
     }
 
 
+def _point_record(track: Any, verdict: Any, prefix_keys: set[tuple[float, float, float]], throw: dict[str, Any],
+                  fps: float, shutter_s: float, cal: Any = None, scale: float = 1.0) -> dict[str, Any]:
+    """An event's track points beside the truth at the same frame times, as lists (one entry per point).
+
+    The truth is the projection of the object's centre at the frame's time, the middle of its exposure
+    (edgewatch.scenes.falling); the camera shake of that frame (``shake_px``) moves the whole picture after
+    the object is drawn, so the object appears at truth + shake. ``source`` is "prefix" for points found by
+    looking back (edge.falling.rewind), else "track" (the motion stage's blobs).
+    """
+    keep = verdict.keep if verdict.keep is not None else np.ones(len(track), bool)
+    by_frame = {round(float(p["t"]) * fps): p for p in throw["track"]}
+    rows: dict[str, list[Any]] = {k: [] for k in (
+        "t", "u", "v", "raw_u", "raw_v", "area", "length", "contrast", "source", "tu", "tv", "shake_u", "shake_v",
+        "vu", "vv", "size_px", "visible")}
+    centres = track.centre_arrays()[1]
+    for i in np.nonzero(keep)[0]:
+        t = float(track.t[i])
+        fi = round(t * fps)
+        p = by_frame.get(fi)
+        if p is None:
+            continue
+        before, after = by_frame.get(fi - 1, p), by_frame.get(fi + 1, p)
+        span = (float(after["t"]) - float(before["t"])) or 1.0
+        key = (round(t, 3), round(float(track.u[i]), 1), round(float(track.v[i]), 1))
+        remeasured = t in track.centres
+        for name, value in (
+                ("t", t), ("u", float(centres[i, 0])), ("v", float(centres[i, 1])), ("raw_u", float(track.u[i])),
+                ("raw_v", float(track.v[i])), ("area", float(track.area[i])),
+                ("length", float(track.length[i])), ("contrast", float(track.contrast[i])),
+                ("source", "prefix" if key in prefix_keys else "measured again" if remeasured else "track"),
+                ("tu", float(p["u"])),
+                ("tv", float(p["v"])), ("shake_u", float(p.get("shake_px", [0, 0])[0])),
+                ("shake_v", float(p.get("shake_px", [0, 0])[1])),
+                ("vu", (float(after["u"]) - float(before["u"])) / span),
+                ("vv", (float(after["v"]) - float(before["v"])) / span),
+                ("size_px", float(p.get("size_px", 0.0))), ("visible", bool(p.get("visible", True)))):
+            rows[name].append(value)
+    rel = verdict.release
+    extras = rel.to_json() if rel is not None else {}
+    out = {"throw": throw["id"], "floor": throw["floor"], "kind": throw.get("object", {}).get("kind"),
+           "size_m": throw.get("size_m"), "release_t_s": float(throw["release_t_s"]), "fps": fps,
+           "shutter_s": shutter_s, "pixel_sigma_px": extras.get("pixel_sigma_px"),
+           "physics_floor": rel.floor if rel is not None else None,
+           "p_truth": float(rel.floor_probabilities.get(throw["floor"], 0.0)) if rel is not None else 0.0,
+           "points": rows}
+    if cal is not None and len(rows["t"]) >= 5:
+        # The same back-projection given the truth at the track's own times: what perfect localisation would
+        # give (with the frame's shake, as the picture shows it, and without, as the calibration has it).
+        from calibration.backproject import estimate_release
+
+        t = np.asarray(rows["t"])
+        truth_uv = np.column_stack([rows["tu"], rows["tv"]])
+        shake = np.column_stack([rows["shake_u"], rows["shake_v"]])
+        for key, uv in (("truth_points", truth_uv + shake), ("truth_points_no_shake", truth_uv)):
+            est = estimate_release(cal, t, uv / scale)
+            out[key] = {"floor": est.floor if est else None,
+                        "p_truth": float(est.floor_probabilities.get(throw["floor"], 0.0)) if est else 0.0}
+    return out
+
+
 def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False,
-                   explain: bool = False, look_back: bool = True) -> SceneResult:
+                   explain: bool = False, look_back: bool = True, point_errors: bool = False,
+                   measure_again: bool = True) -> SceneResult:
     from calibration import load_calibration
     from calibration.naive import naive_release
     from edge.falling.detector import FallingDetector, FallingParams
@@ -127,11 +194,29 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
     cal = load_calibration(base / truth["calibration"]) if calibrated else None
     fps = float(truth["fps"])
     res = SceneResult(truth["name"], float(truth["duration_s"]), list(truth["distractors"]), len(truth["throws"]))
-    det = FallingDetector(truth["name"], cal, FallingParams(look_back=look_back))
+    det = FallingDetector(truth["name"], cal, FallingParams(look_back=look_back, measure_again=measure_again))
     rejected: list[tuple[np.ndarray, np.ndarray, str]] = []
     if explain:
         det.on_rejected = lambda tr, v: rejected.append((*tr.arrays(), v.reason))
     emitted: list[tuple[float, Any]] = []
+    made: dict[int, tuple[Any, Any]] = {}  # id(event) -> (track, verdict), with --point-errors
+    prefix_keys: set[tuple[float, float, float]] = set()
+    if point_errors:
+        make_event, with_prefix = det._event, det._with_prefix
+
+        def _event(track: Any, verdict: Any) -> Any:
+            ev = make_event(track, verdict)
+            made[id(ev)] = (track, verdict)
+            return ev
+
+        def _with_prefix(track: Any, verdict: Any) -> Any:
+            if track.prefix is not None:
+                prefix_keys.update((round(t, 3), round(u, 1), round(v, 1)) for t, u, v in zip(
+                    track.prefix.t, track.prefix.u, track.prefix.v, strict=True) if t < track.t[0] - 1e-6)
+            return with_prefix(track, verdict)
+
+        det._event = _event  # type: ignore[method-assign]
+        det._with_prefix = _with_prefix  # type: ignore[method-assign]
     t0 = time.perf_counter()
     container = open_video(base / truth["video"])
     last_t = 0.0
@@ -157,6 +242,9 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
             unmatched.append((ev_t, ev_uv))
             continue
         res.detected.append(hit["id"])
+        if point_errors and id(ev) in made:
+            res.points.append(_point_record(*made[id(ev)], prefix_keys, hit, fps,
+                                            float(truth.get("shutter_s", 0.02)), cal, det._scale))
         res.latency_s.append(round(at_t - float(hit["visible_from_s"]), 3))
         if cal is not None:
             baseline = naive_release(cal, ev_t, ev_uv)
@@ -302,7 +390,7 @@ def _count(items: list[str]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _eval(args: tuple[str, bool, bool, bool, bool]) -> SceneResult:
+def _eval(args: tuple[str, bool, bool, bool, bool, bool, bool]) -> SceneResult:
     return evaluate_scene(*args)
 
 
@@ -324,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="say why each missed throw was missed (the tracks that lay on it and their verdicts)")
     ap.add_argument("--no-look-back", action="store_true",
                     help="do not look for a fall's start in the frames before its track (FallingParams.look_back)")
+    ap.add_argument("--no-measure-again", action="store_true",
+                    help="keep the motion stage's blob centroids as the track's points (FallingParams.measure_again)")
+    ap.add_argument("--point-errors", action="store_true",
+                    help="compare every point of each detected throw's track with the truth at its time and print "
+                         "the error distributions (with --json, the points too)")
     args = ap.parse_args(argv)
     if args.quick:
         args.count, args.isolation = 12, 1
@@ -336,8 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         iso_set = []
     calibrated = not args.uncalibrated
     look_back = not args.no_look_back
-    jobs = ([(str(p), calibrated, args.naive, args.explain, look_back) for p in main_set]
-            + [(str(p), calibrated, False, False, look_back) for p in iso_set])
+    measure_again = not args.no_measure_again
+    jobs = ([(str(p), calibrated, args.naive, args.explain, look_back, args.point_errors, measure_again)
+             for p in main_set]
+            + [(str(p), calibrated, False, False, look_back, False, measure_again) for p in iso_set])
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers) as pool:
         results = []
@@ -351,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(),
         "calibrated": calibrated,
         "look_back": look_back,
+        "measure_again": measure_again,
         "size": args.size,
         "main": summarise(main_res, f"{len(main_res)} scenes, seed {args.seed}"),
         "isolation": {kind: sum(len(r.false_alarms) for r in iso_res if r.distractors == [kind])
@@ -367,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
                 for piece in m["pieces"]:
                     print(f"    {piece['t']} {piece['points']} pts ({piece['on_truth']} on it): {piece['why']}",
                           file=sys.stderr)
+    if args.point_errors:
+        from benchmarks.point_errors import format_summary
+        from benchmarks.point_errors import summarise as summarise_points
+
+        summary["point_errors"] = summarise_points([p for r in main_res for p in r.points])
+        print(format_summary(summary["point_errors"]), file=sys.stderr)
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
