@@ -385,3 +385,29 @@ def test_a_stray_end_point_is_still_dropped() -> None:
     uv[-1] += (12.0, -9.0)
     keep = outlier_mask(_PHONE_T, uv, floor_px=3.15, slide_ends=True)
     assert not keep[-1]
+
+
+def test_the_metric_fit_takes_measured_centres_and_the_detectors_point_error() -> None:
+    """A calibrated fall: the metric fit assumes at least ``point_sigma_px`` of error per axis (the detector's
+    measured error, correlated along a track, which the fit's third differences cannot see) and fits the
+    centres measured again, not the motion blobs they replace."""
+    from pathlib import Path
+
+    from calibration import load_calibration
+    from calibration.ballistics import positions_at
+    from edge.falling.validate import ValidationParams, validate_track
+
+    cal = load_calibration(Path(__file__).resolve().parents[1] / "calibration/examples/caima-b3-east.yaml")
+    t = 0.3 + np.arange(25) / 25.0
+    uv = cal.project(positions_at(np.array([[6.0, -1.0, 34.2, 0.0, -1.0, 0.5]]), np.array([0.0]), t,
+                                  max_step_s=0.002)[0])
+    # The blobs lag by 3 px along v in every other frame; the centres measured again are exact.
+    lagged = uv - np.array([0.0, 3.0]) * (np.arange(25) % 2)[:, None]
+    track = _track(t, lagged[:, 0], lagged[:, 1], area=9.0)
+    track.centres = {float(ti): (float(u), float(v)) for ti, (u, v) in zip(t, uv, strict=True)}
+    verdict = validate_track(track, ValidationParams(), cal)
+    assert verdict.accepted and verdict.release is not None
+    assert verdict.release.to_json()["pixel_sigma_px"] == 0.7
+    assert verdict.release.rms_px < 0.1  # the exact centres, not the zigzag of the blobs
+    loose = validate_track(track, ValidationParams(point_sigma_px=1.5), cal)
+    assert loose.release is not None and loose.release.to_json()["pixel_sigma_px"] == 1.5

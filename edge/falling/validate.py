@@ -17,7 +17,7 @@ Two tiers:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,6 +70,11 @@ class ValidationParams:
     max_release_speed_mps: float = 4.0
     """Horizontal (and |vertical|) speed at release; hand throws and drops are below (paper blown sideways was
     fitted as a 4.6 m/s throw)."""
+    point_sigma_px: float = 0.7
+    """Least per-axis pixel error the metric fit assumes for a track's points (``ReleasePrior.pixel_sigma_px``,
+    whose default, 0.5 px, suits exact tracks). Measured against the truth (``falling_bench --point-errors``,
+    docs/falling.md): RMS 0.70 px per axis per track (median), while the fit's own estimate from third
+    differences sees only the white part of that, 0.34 px: the detector's error is correlated along a track."""
     max_drag_per_m: float = GRAVITY_MPS2 / 8.0**2
     """Quadratic drag k (1/m) in dv/dt = g − k·|v − w|·(v − w); terminal speed √(g/k) = 8 m/s at this bound.
     Leaves and paper fall at 1–2 m/s; with wind in the fit, a light object carried sideways is an easy
@@ -262,10 +267,11 @@ def validate_track(
 
     release = None
     if cal is not None:
-        from calibration.backproject import estimate_release
+        from calibration.backproject import DEFAULT_PRIOR, estimate_release
 
         # The metric fit takes each point's centre measured again where there is one (Track.centres).
-        release = estimate_release(cal, t, track.centre_arrays()[1][keep] / scale)
+        prior = replace(DEFAULT_PRIOR, pixel_sigma_px=params.point_sigma_px)
+        release = estimate_release(cal, t, track.centre_arrays()[1][keep] / scale, prior=prior)
         if release is None:
             return Verdict(False, "no ballistic fit", 0.0, rms, accel_ratio, keep=keep)
         reason = _implausible_release(release, cal, params, blob_px)
