@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -37,13 +39,13 @@ def run(frames: list[np.ndarray], t: np.ndarray | None = None) -> list:
     return events + det.finish()
 
 
-def render(path, n: int = 50, seed: int = 0, noise: float = 2.0, extra=None) -> list[np.ndarray]:
-    """Frames of the background plus noise with a disc at path(t) (None = not drawn)."""
+def render(path, n: int = 50, seed: int = 0, noise: float = 2.0, extra=None, t_offset: float = 0.0) -> list[np.ndarray]:
+    """Frames of the background plus noise with a disc at path(t) (None = not drawn), t from ``t_offset``."""
     rng = np.random.default_rng(seed + 1)
     bg = background(seed)
     frames = []
     for i in range(n):
-        t = i / FPS
+        t = t_offset + i / FPS
         img = bg.copy()
         if extra is not None:
             extra(img, i, t)
@@ -123,6 +125,48 @@ def test_persistent_motion_is_masked() -> None:
     det = MotionDetector(np.full((H, W), 255, np.uint8))
     counts = [len(det.process(f)) for f in frames]
     assert sum(counts[10:]) == 0  # masked within a few frames of start-up, and stays masked
+
+
+def test_a_slow_object_does_not_mask_itself() -> None:
+    """A 5-px object moving 1–1.6 px a frame (just released, or near a throw's apex) keeps each cell it crosses
+    active for 6–9 frames: enough for the fast activity average alone to take it for a tree, and with the
+    mask's one-cell margin it ran into its own mask within 2–4 frames. The slow average (activity over the last
+    several seconds) keeps it visible."""
+    start = 225  # 9 s in: the slow average is a true 8-s average by then
+    t0 = start / FPS
+
+    def creeping(speed: float) -> Callable[[float], tuple[float, float] | None]:
+        return lambda t: (200 + speed * (t - t0), 150 + 0.2 * speed * (t - t0)) if t >= t0 else None
+
+    for speed in (25.0, 40.0):
+        path = creeping(speed)
+        frames = render(lambda t: None, n=start) + render(creeping(speed), n=60, t_offset=t0)
+        det = MotionDetector(np.full((H, W), 255, np.uint8))
+        fast_only = MotionDetector(np.full((H, W), 255, np.uint8), MotionParams(busy_slow_on=0.0))
+        seen, found = [], []
+        for i, f in enumerate(frames):
+            c = det.process(f)
+            found.append(len(fast_only.process(f)))
+            pos = path(i / FPS)
+            if pos is not None and i >= start + 3:
+                seen.append(bool(len(c) and np.hypot(c.u - pos[0], c.v - pos[1]).min() < 4.0))
+        assert np.mean(seen) >= 0.95, speed
+        assert sum(found[start + 8:]) == 0, speed  # the fast average alone: masked within a few frames
+
+
+def test_a_tree_that_starts_moving_is_masked_within_half_a_second() -> None:
+    """Calm for 3 s, then a region flickers (a gust in a tree): masked again within about 12 frames."""
+    rng = np.random.default_rng(3)
+
+    def tree(img: np.ndarray, i: int, t: float) -> None:
+        if i >= 75:
+            img[300:400, 50:200] = rng.integers(40, 200, (100, 150))
+
+    frames = render(lambda t: None, n=120, extra=tree)
+    det = MotionDetector(np.full((H, W), 255, np.uint8))
+    counts = [len(det.process(f)) for f in frames]
+    assert sum(counts[75:80]) > 0  # the flicker shows at first
+    assert sum(counts[75 + 14:]) == 0
 
 
 def test_empty_watch_mask_is_an_error() -> None:

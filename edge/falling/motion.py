@@ -47,6 +47,15 @@ class MotionParams:
     """A cell changing this fraction of the time is masked (tree, laundry)."""
     busy_off: float = 0.04
     """…and unmasked again when it calms below this."""
+    busy_slow_alpha: float = 1.0 / 200.0
+    """Rate of a second, slow activity average (about 8 s at 25 fps)…"""
+    busy_slow_on: float = 0.06
+    """…which must also reach this for a cell to be masked: about 12 frames of activity within the last
+    several seconds. A tree or laundry is active again and again; an object passing slowly (just released, or
+    at a throw's apex) keeps its cells active for a few frames once, and must not mask itself."""
+    busy_slow_warmup_frames: int = 50
+    """…except in the first frames of a stream, where every cell's activity is new and trees are to be masked
+    at once."""
     busy_scene_factor: float = 2.5
     """Both thresholds are raised by this multiple of the mean activity over the watched cells (rain)."""
     shake_check_fraction: float = 0.03
@@ -141,6 +150,7 @@ class MotionDetector:
         self._block_kernel = np.ones((g, g), np.uint8)
         self._cell_kernel = np.ones((3, 3), np.uint8)
         self._busy = np.zeros(cells.shape, np.float32)
+        self._busy_slow = np.zeros(cells.shape, np.float32)
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
         self._threshold_map: np.ndarray | None = None
@@ -291,13 +301,18 @@ class MotionDetector:
         # of after the average's time constant; then an exponential average that follows the wind.
         alpha = max(p.busy_alpha, 1.0 / max(1, self._frames_seen - 2))
         cv2.accumulateWeighted(active.view(np.uint8), self._busy, alpha)
+        cv2.accumulateWeighted(active.view(np.uint8), self._busy_slow,
+                               max(p.busy_slow_alpha, 1.0 / max(1, self._frames_seen - 2)))
         # Rain and snow raise every cell's activity alike; a tree raises its own cells far above the rest.
         # So a cell is busy when it stands out from the scene-wide rate, not merely when it is often active.
         # The mean over the watched cells: the others never change from 0 (only watched cells are active), so
         # it is the plain sum over the grid over their count (cv2.mean with a mask sums them one by one, at 5
         # times the cost; the same double-precision sum and reciprocal, so the same value).
         base = p.busy_scene_factor * (cv2.sumElems(self._busy)[0] * (1.0 / self._n_watched_cells))
-        busy = (self._busy_mask & (self._busy > p.busy_off + base)) | (self._busy > p.busy_on + base)
+        often = self._busy > p.busy_on + base
+        if self._frames_seen > p.busy_slow_warmup_frames:  # at start-up every cell's activity is new
+            often &= self._busy_slow > p.busy_slow_on
+        busy = (self._busy_mask & (self._busy > p.busy_off + base)) | often
         self._busy_mask = cv2.dilate(busy.view(np.uint8), self._cell_kernel).view(bool)
         self.status.busy_fraction = float(np.count_nonzero(self._busy_mask)) / self._busy_mask.size
 
