@@ -169,25 +169,6 @@ def test_a_tree_that_starts_moving_is_masked_within_half_a_second() -> None:
     assert sum(counts[75 + 14:]) == 0
 
 
-def test_a_blob_at_the_edge_of_an_ignore_area_is_marked_cut() -> None:
-    """A blob within a cell of an unwatched pixel may be part of the object only: the candidate says so."""
-    mask = np.full((H, W), 255, np.uint8)
-    mask[200:300, 300:400] = 0  # an ignore area
-    path = lambda t: (150 + 150 * t, 250.0)  # noqa: E731  (left to right, into the ignore area at u = 300)
-    det = MotionDetector(mask)
-    seen: list[tuple[float, bool]] = []
-    for i, f in enumerate(render(path, n=40)):
-        c = det.process(f)
-        u, v = path(i / FPS)
-        if len(c):
-            j = int(np.argmin(np.hypot(c.u - u, c.v - v)))
-            if abs(c.u[j] - u) < 4:
-                seen.append((u, c.is_cut(j)))
-    assert any(not cut for u, cut in seen if u < 285)
-    assert all(not cut for u, cut in seen if u < 290)  # two cells and more from the edge
-    assert any(cut for u, cut in seen if u >= 293)
-
-
 def test_empty_watch_mask_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         MotionDetector(np.zeros((H, W), np.uint8))

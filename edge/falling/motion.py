@@ -91,15 +91,9 @@ class Candidates:
     """Mean |difference| over the blob, grey levels."""
     length_px: np.ndarray
     """Extent of the blob along its main axis (motion blur streak length)."""
-    cut: np.ndarray | None = None
-    """Per blob: does it reach within a cell of the watched area's edge (an ignore area, the region's border)?
-    Then it may be part of the object only, and its centre off by up to half the object (None: none is)."""
 
     def __len__(self) -> int:
         return int(self.u.shape[0])
-
-    def is_cut(self, i: int) -> bool:
-        return self.cut is not None and bool(self.cut[i])
 
     @staticmethod
     def empty() -> Candidates:
@@ -152,9 +146,6 @@ class MotionDetector:
         self._unwatched = cv2.compare(roi_mask, 0, cv2.CMP_EQ)  # 255 where unwatched, else 0
         cells = cv2.resize(roi_mask, ((x1 - x0) // g, (y1 - y0) // g), interpolation=cv2.INTER_AREA)
         self._cell_watched = cells > 0
-        # Cells within one cell of an unwatched one (or of the region's border): a blob there may be cut.
-        padded = np.pad(self._cell_watched, 1).view(np.uint8)
-        self._near_edge = cv2.dilate(1 - padded, np.ones((3, 3), np.uint8))[1:-1, 1:-1].astype(bool)
         self._n_watched_cells = max(1, int(self._cell_watched.sum()))
         self._block_kernel = np.ones((g, g), np.uint8)
         self._cell_kernel = np.ones((3, 3), np.uint8)
@@ -450,12 +441,11 @@ class MotionDetector:
         length = 4.0 * np.sqrt(lam) + 1.0
         area = count[present]
         contrast = acc(contrast_px)[present] / area
-        cut = np.bincount(lab_cells, weights=self._near_edge[cy, cx], minlength=n)[present] > 0
         x0, y0, _, _ = self.roi
         u, v = mx + x0, my + y0
         if present.size > self.params.max_candidates:
             # Keep compact, contrasty blobs: rain streaks are long, thin and faint (elongation L²/area ≫ 1).
             score = contrast * np.sqrt(np.minimum(area, 16.0)) / (1.0 + length * length / np.maximum(area, 1.0) / 8.0)
             top = np.argsort(-score)[: self.params.max_candidates]
-            u, v, area, contrast, length, cut = u[top], v[top], area[top], contrast[top], length[top], cut[top]
-        return Candidates(u, v, area, contrast, length, cut)
+            u, v, area, contrast, length = u[top], v[top], area[top], contrast[top], length[top]
+        return Candidates(u, v, area, contrast, length)

@@ -173,7 +173,7 @@ def rewalk(track: Track, history: CandidateHistory, down_at: Callable[[float, fl
     pts = []
     for k in range(start, stop):
         c = Candidates(np.array([track.u[k]]), np.array([track.v[k]]), np.array([track.area[k]]),
-                       np.array([track.contrast[k]]), np.array([track.length[k]]), np.array([track.t[k] in track.cut]))
+                       np.array([track.contrast[k]]), np.array([track.length[k]]))
         pts.append((track.t[k], track.u[k], track.v[k], c, 0))
     before = _walk(pts, frames, blob, params, backwards=True)
     after = _walk(pts, frames, blob, params, backwards=False)

@@ -66,9 +66,6 @@ class Track:
     media time of the point; edge.falling.rewind.measure_again): the motion stage's blob of an object that
     moves less than its own length in a frame is part of it (docs/falling.md, "Where a point is"). Used for
     the metric fit and the event's track, not for detection decisions."""
-    cut: set[float] = field(default_factory=set, repr=False)
-    """Media times of the points whose blob reached the watched area's edge (``Candidates.cut``): perhaps only
-    part of the object, so left out of the metric fit."""
     _coef: tuple[float, float, float, float, float, float] = field(default=(0.0,) * 6, repr=False)
     """``(a_u, b_u, c_u, a_v, b_v, c_v)``: ``u(τ) = a_u·τ² + b_u·τ + c_u`` (τ: time since the last point), and v."""
     _rms: float = field(default=1.0, repr=False)
@@ -88,8 +85,6 @@ class Track:
         self.area.append(float(c.area_px[i]))
         self.contrast.append(float(c.contrast[i]))
         self.length.append(float(c.length_px[i]))
-        if c.is_cut(i):
-            self.cut.add(t)
         self._fit(fit_window)
 
     def subset(self, keep: np.ndarray) -> Track:
@@ -100,7 +95,6 @@ class Track:
             values = getattr(self, name)
             setattr(out, name, [values[i] for i in idx])
         out.centres = dict(self.centres)
-        out.cut = set(self.cut)
         return out
 
     def joined(self, other: Track) -> Track:
@@ -110,7 +104,6 @@ class Track:
         for name in ("t", "u", "v", "area", "contrast", "length"):
             setattr(out, name, getattr(self, name) + getattr(other, name)[start:])
         out.centres = {**self.centres, **{t: c for t, c in other.centres.items() if t > self.t[-1]}}
-        out.cut = self.cut | {t for t in other.cut if t > self.t[-1]}
         return out
 
     def with_prefix(self) -> Track:
@@ -123,7 +116,6 @@ class Track:
         for name in ("t", "u", "v", "area", "contrast", "length"):
             setattr(out, name, getattr(pre, name)[:cut] + getattr(self, name))
         out.centres = dict(self.centres)
-        out.cut = set(self.cut)
         return out
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:

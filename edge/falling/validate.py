@@ -269,15 +269,9 @@ def validate_track(
     if cal is not None:
         from calibration.backproject import DEFAULT_PRIOR, estimate_release
 
-        # The metric fit takes each point's centre measured again where there is one (Track.centres), and leaves
-        # out points whose blob reached the watched area's edge (an ignore area, an occluder masked out, the
-        # region's border): part of the object only, off by up to half of it where a fit is most sensitive,
-        # at the track's ends. Unless too few points would be left.
-        fit = keep & ~np.isin(t_all, list(track.cut)) if track.cut else keep
-        if fit.sum() < max(params.min_points, params.min_inlier_fraction * keep.sum()):
-            fit = keep
+        # The metric fit takes each point's centre measured again where there is one (Track.centres).
         prior = replace(DEFAULT_PRIOR, pixel_sigma_px=params.point_sigma_px)
-        release = estimate_release(cal, t_all[fit], track.centre_arrays()[1][fit] / scale, prior=prior)
+        release = estimate_release(cal, t, track.centre_arrays()[1][keep] / scale, prior=prior)
         if release is None:
             return Verdict(False, "no ballistic fit", 0.0, rms, accel_ratio, keep=keep)
         reason = _implausible_release(release, cal, params, blob_px)
