@@ -21,6 +21,7 @@ import pytest
 from benchmarks.kitchen_rules_bench import closed_reference
 from edge.config import CameraConfig, KitchenRules, Zone, load_camera
 from edge.frames import Frame, decode_frames, open_video
+from edge.kitchen.appearance import Appearance, bhattacharyya, person_appearance
 from edge.kitchen.bin_reference import BinReference
 from edge.kitchen.detections import Boxes
 from edge.kitchen.detector import KitchenDetector
@@ -365,6 +366,48 @@ def test_tracker_gives_the_box_at_a_crossing_to_the_track_whose_head_it_has() ->
     for t in (0.0, 0.4, 0.8):
         tr.update(t, boxes((100, 100, 160, 300)), np.array([1.0]))
     assert [t.track_id for t in tr.update(1.2, boxes((104, 100, 164, 300)), bare)] == [1]
+
+
+def test_appearance_tells_two_people_apart_and_ignores_what_is_below_the_chest() -> None:
+    img = np.full((400, 400, 3), 90, np.uint8)
+    img[100:200, 100:160] = (40, 40, 200)  # person 1: red top
+    img[200:300, 100:160] = (200, 200, 200)  # ... white trousers, or a counter
+    img[100:200, 250:310] = (200, 120, 30)  # person 2: blue top
+    img[200:300, 250:310] = (30, 30, 30)
+    app = person_appearance(img, np.array([[100, 100, 160, 300], [250, 100, 310, 300], [100, 100, 160, 250]], float))
+    d = bhattacharyya(app.hist, app.hist)
+    assert d[0, 1] > 0.9 and d[0, 2] < 0.05  # the lower half of the box does not count
+    assert np.allclose(app.hist.sum(axis=1), 1.0) and app.clean.tolist() == [False, True, False]
+    # Bhattacharyya distance of two histograms worked by hand: sqrt(1 - (sqrt(.5 * .5) + 0)) = sqrt(0.5).
+    assert bhattacharyya(np.array([[0.5, 0.5, 0.0]]), np.array([[0.5, 0.0, 0.5]]))[0, 0] == pytest.approx(0.5**0.5)
+
+
+def test_tracker_gives_the_box_at_a_crossing_to_the_track_whose_colours_it_has() -> None:
+    # Two bare-headed people, person 1 in red, person 2 in blue, side by side; then one box is seen, overlapping
+    # person 1's place more, in blue: person 2 in front. Heads cannot tell (both bare); the colours can.
+    img = np.full((400, 400, 3), 90, np.uint8)
+    left, right, crossing = (100, 100, 160, 300), (150, 100, 210, 300), (120, 100, 180, 300)
+    bare2, bare1 = np.array([-1.0, -1.0]), np.array([-1.0])
+
+    def colours(rows: list[tuple[int, int, int, int]], bgr: list[tuple[int, int, int]]) -> Appearance:
+        im = img.copy()
+        for (x1, y1, x2, y2), c in zip(rows, bgr, strict=True):
+            im[y1:y2, x1:x2] = c
+        app = person_appearance(im, np.array(rows, float))
+        return Appearance(app.hist, np.ones(len(rows), bool))  # side by side, each seen whole
+
+    red, blue = (40, 40, 200), (200, 120, 30)
+    for with_colours, owner in ((True, 2), (False, 1)):  # by overlap alone it goes to person 1: a swap
+        tr = PersonTracker()
+        for t in (0.0, 0.4, 0.8):
+            tr.update(t, boxes(left, right), bare2, colours([left, right], [red, blue]) if with_colours else None)
+        seen = colours([crossing], [blue]) if with_colours else None
+        assert [t.track_id for t in tr.update(1.2, boxes(crossing), bare1, seen)] == [owner]
+    # Someone alone whose colours change (an apron put on) keeps their track: colours only choose.
+    tr = PersonTracker()
+    for t in (0.0, 0.4, 0.8):
+        tr.update(t, boxes(left), bare1, colours([left], [red]))
+    assert [t.track_id for t in tr.update(1.2, boxes(left), bare1, colours([left], [blue]))] == [1]
 
 
 def test_heads_pair_with_the_person_whose_top_holds_them() -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from edge.config import CameraConfig
 from edge.events import Event, TrackPoint, wall_clock_at
 from edge.frames import Frame
+from edge.kitchen.appearance import Appearance, AppearanceParams, person_appearance
 from edge.kitchen.bin_reference import BinReference, ReferenceParams, read_reference
 from edge.kitchen.detections import BIN_CLASSES, HEAD_CLASSES, PERSON, BoxDetector, SceneDetections
 from edge.kitchen.floor import FloorParams, FloorPoints
@@ -44,6 +45,7 @@ class KitchenParams:
     heads: HeadParams = field(default_factory=HeadParams)
     reference: ReferenceParams = field(default_factory=ReferenceParams)
     floor: FloorParams = field(default_factory=FloorParams)
+    appearance: AppearanceParams = field(default_factory=AppearanceParams)
     bin_min_score: float = 0.6
     """A bin_open/bin_closed box counts only from this score: the shipped model gives a closed bin with a dark
     lid 0.3–0.55 as open (kitchen-missing-hat), and its real open bins score above 0.6."""
@@ -141,6 +143,7 @@ class KitchenDetector:
         self._size: tuple[int, int] | None = None
         self._next_sample_s: float | None = None
         self._dets = SceneDetections.empty()
+        self._colours: Appearance | None = None
         self._votes: dict[int, HatVote] = {}
         self._bin_votes: dict[str, _BinVote] = {}
         self.samples = 0
@@ -166,6 +169,7 @@ class KitchenDetector:
         self._votes.clear()
         self._bin_votes.clear()
         self._dets = SceneDetections.empty()
+        self._colours = None
 
     def process(self, frame: Frame) -> list[Event]:
         if self._size != (frame.width, frame.height):
@@ -185,8 +189,11 @@ class KitchenDetector:
         self.samples += 1
         moved = self._gate.moved(frame.luma, t)
         if self.model is not None and (moved or self._unresolved()):
-            out = self.model.detect([frame.bgr()])[0]
+            bgr = frame.bgr()
+            out = self.model.detect([bgr])[0]
             self._dets = SceneDetections.from_model(out, self.model.names)
+            # Taken with the boxes: a sample the gate lets pass reuses both (nothing moved).
+            self._colours = person_appearance(bgr, self._dets.persons.xyxy, self.params.appearance)
             self._gate.ran(t)
             self.model_runs += 1
         return self._sample(t, frame.luma)
@@ -204,7 +211,7 @@ class KitchenDetector:
     def _sample(self, t: float, luma: np.ndarray) -> list[Event]:
         p = self.params
         dets = self._dets
-        matched = self.tracker.update(t, dets.persons, self._head_looks(dets))
+        matched = self.tracker.update(t, dets.persons, self._head_looks(dets), self._colours)
         if matched:
             # Unconfirmed tracks vote too. A sample the gate found unchanged votes again with the last run's
             # heads: nothing moved, so what was seen then is still there (a hat taken off by a person standing

@@ -15,6 +15,10 @@ Per sample:
    units; in stage 4 height units): when two people cross, the one box seen at the crossing goes to the track
    whose head it has. It only chooses between pairs that pass the stage's gate, so someone alone who takes
    their hat off keeps their track.
+   Likewise, when the colour frame is given, a detection costs ``colour_penalty`` times the Bhattacharyya
+   distance between its colours (:mod:`edge.kitchen.appearance`: the upper part of the box) and the track's
+   running average of them: two bare-headed cooks crossing differ in hair, skin and clothes. A small weight: it
+   chooses between near-equal candidates that pass the gate, as the head does, never alone.
 5. Confident detections left over start new tracks (confirmed after ``confirm_hits`` matches); tracks not
    matched are kept, predicted forward, for ``max_lost_s`` so a brief occlusion does not change a person's id.
 
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from edge.kitchen.appearance import Appearance, bhattacharyya
 from edge.kitchen.detections import Boxes
 from models.postprocess import box_iou
 
@@ -55,6 +60,11 @@ class TrackerParams:
     hat_window: int = 3
     """A track has a hat state for association when its last this many head looks (one per matched detection
     with a head) all agree."""
+    colour_penalty: float = 0.5
+    """Association cost per unit of Bhattacharyya distance between a detection's colours and the track's; 0
+    turns the cue off."""
+    colour_gain: float = 0.3
+    """Weight of a new (unobstructed) colour histogram in the track's running average."""
 
 
 @dataclass
@@ -71,6 +81,8 @@ class PersonTrack:
     born_s: float = 0.0
     heads: list[float] = field(default_factory=list)
     """Head looks of the last matched detections (+1 chef hat, −1 bare or other headwear), newest last."""
+    colour: np.ndarray | None = None
+    """Running average of the colour histograms of the matched detections (:mod:`edge.kitchen.appearance`)."""
 
     def hat_sign(self, window: int) -> float:
         """+1 when the last ``window`` heads were all chef hats, −1 when all bare, else 0 (unknown or mixed)."""
@@ -89,15 +101,23 @@ class PersonTracker:
         self.params = params or TrackerParams()
         self.tracks: list[PersonTrack] = []
         self._next_id = 1
+        self._hist: np.ndarray | None = None
+        self._clean: np.ndarray | None = None
 
-    def update(self, t_s: float, persons: Boxes, heads: np.ndarray | None = None) -> list[PersonTrack]:
+    def update(self, t_s: float, persons: Boxes, heads: np.ndarray | None = None,
+               colours: Appearance | None = None) -> list[PersonTrack]:
         """Associate this sample's boxes; returns the tracks matched now (confirmed or not). ``heads``: per
-        person box, +1 when its head is a chef hat, −1 when bare (or other headwear), 0 when none was paired."""
+        person box, +1 when its head is a chef hat, −1 when bare (or other headwear), 0 when none was paired;
+        ``colours``: per person box, its colour histogram (none: the cue is not used)."""
         p = self.params
         self.tracks = [tr for tr in self.tracks if t_s - tr.t_s <= p.max_lost_s]
         keep = persons.scores >= p.low
         boxes, scores = persons.xyxy[keep], persons.scores[keep]
         looks = (np.zeros(len(persons)) if heads is None else np.asarray(heads, float))[keep]
+        if colours is not None and len(colours) != len(persons):
+            raise ValueError(f"{len(colours)} colour histograms for {len(persons)} person boxes")
+        self._hist = None if colours is None else colours.hist[keep]
+        self._clean = None if colours is None else colours.clean[keep]
         strong = scores >= p.high
         matched: list[PersonTrack] = []
         pool = list(self.tracks)
@@ -111,12 +131,12 @@ class PersonTracker:
             pred = np.array([tr.predict(t_s, p.max_predict_s) for tr in pool])
             iou = box_iou(pred, boxes[idx])
             ok = iou >= min_iou
-            rows, cols = linear_sum_assignment(-iou + p.hat_penalty * self._disagree(pool, looks[idx]))
+            rows, cols = linear_sum_assignment(-iou + self._cue_cost(pool, looks, idx))
             used_tracks, used_dets = set(), set()
             for r, c in zip(rows, cols, strict=True):
                 if not ok[r, c]:
                     continue
-                self._match(pool[r], boxes[idx[c]], float(scores[idx[c]]), t_s, float(looks[idx[c]]))
+                self._match(pool[r], boxes[idx[c]], float(scores[idx[c]]), t_s, float(looks[idx[c]]), int(idx[c]))
                 matched.append(pool[r])
                 used_tracks.add(r)
                 used_dets.add(c)
@@ -127,13 +147,34 @@ class PersonTracker:
             unmatched_strong = self._match_by_distance(t_s, pool, boxes, scores, looks, unmatched_strong, matched)
         for i in unmatched_strong:
             tr = PersonTrack(self._next_id, boxes[i].copy(), float(scores[i]), t_s, born_s=t_s,
-                             confirmed=p.confirm_hits <= 1, heads=[float(looks[i])] if looks[i] else [])
+                             confirmed=p.confirm_hits <= 1, heads=[float(looks[i])] if looks[i] else [],
+                             colour=self._colour_of(int(i)))
             self._next_id += 1
             self.tracks.append(tr)
             matched.append(tr)
         # An unconfirmed track that missed a sample was most likely a false detection.
         self.tracks = [tr for tr in self.tracks if tr.confirmed or tr.t_s == t_s]
         return matched
+
+    def _colour_of(self, i: int) -> np.ndarray | None:
+        if self._hist is None or not self._hist[i].any():
+            return None
+        return self._hist[i].astype(np.float64)
+
+    def _cue_cost(self, pool: list[PersonTrack], looks: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """(tracks, detections) extra cost from the heads and the colours; 0 where a cue is unknown."""
+        p = self.params
+        cost = p.hat_penalty * self._disagree(pool, looks[idx])
+        if self._hist is None or p.colour_penalty <= 0:
+            return cost
+        det = self._hist[idx]
+        have_t = np.array([tr.colour is not None for tr in pool])
+        have_d = det.any(axis=1)
+        if not have_t.any() or not have_d.any():
+            return cost
+        track = np.array([tr.colour if tr.colour is not None else np.zeros(det.shape[1]) for tr in pool])
+        dist = bhattacharyya(track, det)
+        return cost + p.colour_penalty * np.where(have_t[:, None] & have_d[None, :], dist, 0.0)
 
     def _disagree(self, pool: list[PersonTrack], looks: np.ndarray) -> np.ndarray:
         """(tracks, detections): 1 where the detection's head contradicts the track's recent heads."""
@@ -154,19 +195,27 @@ class PersonTracker:
         dist = np.hypot(pc[:, None, 0] - dc[None, :, 0], pc[:, None, 1] - dc[None, :, 1]) / ph[:, None]
         ratio = np.maximum(ph[:, None] / dh[None, :], dh[None, :] / ph[:, None])
         ok = (dist <= p.max_centre_dist) & (ratio <= p.max_height_ratio)
-        cost = np.where(ok, dist + p.hat_penalty * self._disagree(pool, looks[idx]), 1e6)
+        cost = np.where(ok, dist + self._cue_cost(pool, looks, idx), 1e6)
         rows, cols = linear_sum_assignment(cost)
         used = set()
         for r, c in zip(rows, cols, strict=True):
             if ok[r, c]:
-                self._match(pool[r], det[c], float(scores[idx[c]]), t_s, float(looks[idx[c]]))
+                self._match(pool[r], det[c], float(scores[idx[c]]), t_s, float(looks[idx[c]]), int(idx[c]))
                 matched.append(pool[r])
                 used.add(c)
         return np.array([i for k, i in enumerate(idx) if k not in used], np.int64)
 
-    def _match(self, tr: PersonTrack, box: np.ndarray, score: float, t_s: float, look: float = 0.0) -> None:
+    def _match(self, tr: PersonTrack, box: np.ndarray, score: float, t_s: float, look: float = 0.0,
+               det: int = -1) -> None:
         if look:
             tr.heads = [*tr.heads, look][-self.params.hat_window:]
+        if det >= 0 and self._hist is not None and self._clean is not None:
+            new = self._colour_of(det)
+            if new is not None and tr.colour is None:
+                tr.colour = new
+            elif new is not None and tr.colour is not None and self._clean[det]:
+                g = self.params.colour_gain
+                tr.colour = (1 - g) * tr.colour + g * new
         dt = t_s - tr.t_s
         if dt > 0:
             g = self.params.velocity_gain
