@@ -120,22 +120,20 @@ def _explain_miss(throw: dict[str, Any], fps: float, rejected: list[tuple[np.nda
     }
 
 
-def _point_record(track: Any, verdict: Any, offsets: np.ndarray, prefix_keys: set[tuple[float, float, float]],
-                  throw: dict[str, Any], fps: float, shutter_s: float, cal: Any = None,
-                  scale: float = 1.0) -> dict[str, Any]:
+def _point_record(track: Any, verdict: Any, prefix_keys: set[tuple[float, float, float]], throw: dict[str, Any],
+                  fps: float, shutter_s: float, cal: Any = None, scale: float = 1.0) -> dict[str, Any]:
     """An event's track points beside the truth at the same frame times, as lists (one entry per point).
 
     The truth is the projection of the object's centre at the frame's time, the middle of its exposure
     (edgewatch.scenes.falling); the camera shake of that frame (``shake_px``) moves the whole picture after
     the object is drawn, so the object appears at truth + shake. ``source`` is "prefix" for points found by
-    looking back (edge.falling.rewind), else "track" (the motion stage's blobs). ``cam_u``, ``cam_v``: the
-    detector's own estimate of the picture's displacement from the camera at rest (edge.falling.sway; 0 without).
+    looking back (edge.falling.rewind), else "track" (the motion stage's blobs).
     """
     keep = verdict.keep if verdict.keep is not None else np.ones(len(track), bool)
     by_frame = {round(float(p["t"]) * fps): p for p in throw["track"]}
     rows: dict[str, list[Any]] = {k: [] for k in (
         "t", "u", "v", "raw_u", "raw_v", "area", "length", "contrast", "source", "tu", "tv", "shake_u", "shake_v",
-        "vu", "vv", "size_px", "visible", "cam_u", "cam_v")}
+        "vu", "vv", "size_px", "visible")}
     centres = track.centre_arrays()[1]
     for i in np.nonzero(keep)[0]:
         t = float(track.t[i])
@@ -157,8 +155,7 @@ def _point_record(track: Any, verdict: Any, offsets: np.ndarray, prefix_keys: se
                 ("shake_v", float(p.get("shake_px", [0, 0])[1])),
                 ("vu", (float(after["u"]) - float(before["u"])) / span),
                 ("vv", (float(after["v"]) - float(before["v"])) / span),
-                ("size_px", float(p.get("size_px", 0.0))), ("visible", bool(p.get("visible", True))),
-                ("cam_u", float(offsets[i, 0])), ("cam_v", float(offsets[i, 1]))):
+                ("size_px", float(p.get("size_px", 0.0))), ("visible", bool(p.get("visible", True)))):
             rows[name].append(value)
     rel = verdict.release
     extras = rel.to_json() if rel is not None else {}
@@ -185,11 +182,10 @@ def _point_record(track: Any, verdict: Any, offsets: np.ndarray, prefix_keys: se
 
 def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False,
                    explain: bool = False, look_back: bool = True, point_errors: bool = False,
-                   measure_again: bool = True, sway: bool = True) -> SceneResult:
+                   measure_again: bool = True) -> SceneResult:
     from calibration import load_calibration
     from calibration.naive import naive_release
     from edge.falling.detector import FallingDetector, FallingParams
-    from edge.falling.sway import SwayParams
     from edge.frames import decode_frames, open_video
 
     truth_file = Path(truth_path)
@@ -198,8 +194,7 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
     cal = load_calibration(base / truth["calibration"]) if calibrated else None
     fps = float(truth["fps"])
     res = SceneResult(truth["name"], float(truth["duration_s"]), list(truth["distractors"]), len(truth["throws"]))
-    det = FallingDetector(truth["name"], cal, FallingParams(look_back=look_back, measure_again=measure_again,
-                                                                  sway=SwayParams() if sway else None))
+    det = FallingDetector(truth["name"], cal, FallingParams(look_back=look_back, measure_again=measure_again))
     rejected: list[tuple[np.ndarray, np.ndarray, str]] = []
     if explain:
         det.on_rejected = lambda tr, v: rejected.append((*tr.arrays(), v.reason))
@@ -211,10 +206,7 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
 
         def _event(track: Any, verdict: Any) -> Any:
             ev = make_event(track, verdict)
-            sway = det._sway
-            offsets = (sway.offsets(np.asarray(track.t)) if sway is not None and sway.measuring
-                       else np.zeros((len(track), 2)))
-            made[id(ev)] = (track, verdict, offsets)
+            made[id(ev)] = (track, verdict)
             return ev
 
         def _with_prefix(track: Any, verdict: Any) -> Any:
@@ -398,7 +390,7 @@ def _count(items: list[str]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _eval(args: tuple[str, bool, bool, bool, bool, bool, bool, bool]) -> SceneResult:
+def _eval(args: tuple[str, bool, bool, bool, bool, bool, bool]) -> SceneResult:
     return evaluate_scene(*args)
 
 
@@ -422,8 +414,6 @@ def main(argv: list[str] | None = None) -> int:
                     help="do not look for a fall's start in the frames before its track (FallingParams.look_back)")
     ap.add_argument("--no-measure-again", action="store_true",
                     help="keep the motion stage's blob centroids as the track's points (FallingParams.measure_again)")
-    ap.add_argument("--no-sway", action="store_true",
-                    help="do not take the camera's measured sway out of the metric fit's points (FallingParams.sway)")
     ap.add_argument("--point-errors", action="store_true",
                     help="compare every point of each detected throw's track with the truth at its time and print "
                          "the error distributions (with --json, the points too)")
@@ -439,10 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         iso_set = []
     calibrated = not args.uncalibrated
     look_back = not args.no_look_back
-    measure_again, sway = not args.no_measure_again, not args.no_sway
-    jobs = ([(str(p), calibrated, args.naive, args.explain, look_back, args.point_errors, measure_again, sway)
+    measure_again = not args.no_measure_again
+    jobs = ([(str(p), calibrated, args.naive, args.explain, look_back, args.point_errors, measure_again)
              for p in main_set]
-            + [(str(p), calibrated, False, False, look_back, False, measure_again, sway) for p in iso_set])
+            + [(str(p), calibrated, False, False, look_back, False, measure_again) for p in iso_set])
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers) as pool:
         results = []
@@ -457,7 +447,6 @@ def main(argv: list[str] | None = None) -> int:
         "calibrated": calibrated,
         "look_back": look_back,
         "measure_again": measure_again,
-        "sway": sway,
         "size": args.size,
         "main": summarise(main_res, f"{len(main_res)} scenes, seed {args.seed}"),
         "isolation": {kind: sum(len(r.false_alarms) for r in iso_res if r.distractors == [kind])

@@ -60,8 +60,6 @@ def point_arrays(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     if "raw_u" in a:  # the motion stage's own blob centroid, before it was measured again
         ru, rv = a["raw_u"] - a["tu"] - a["shake_u"], a["raw_v"] - a["tv"] - a["shake_v"]
         a["raw_along"], a["raw_across"] = ru * du + rv * dv, -ru * dv + rv * du
-    if "cam_u" in a:  # the points with the detector's sway estimate taken out, against the camera at rest
-        a["e_rest"] = np.hypot(a["u"] - a["cam_u"] - a["tu"], a["v"] - a["cam_v"] - a["tv"])
     a["speed_px_frame"] = speed / a["fps"]
     a["streak_px"] = speed * a["shutter_s"]
     a["blob_px"] = np.sqrt(np.maximum(a["area"], 0.0))
@@ -134,24 +132,6 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         vals = [tr[key] for tr in tracks if tr[key] is not None and np.isfinite(tr[key])]
         return round(float(np.median(vals)), 2) if vals else None
 
-    sway: dict[str, Any] = {}
-    if "e_rest" in a:
-        # At rest (the calibration's camera): the points as the frames show them, and with the detector's
-        # sway estimate taken out; and the estimate against the generator's shake, also about each track's
-        # median (a constant offset along a track moves the fit far less than one that changes).
-        est = np.column_stack([a["cam_u"] - a["shake_u"], a["cam_v"] - a["shake_v"]])
-        about = np.concatenate([est[a["track"] == k] - np.median(est[a["track"] == k], axis=0)
-                                for k in np.unique(a["track"])])
-        at_rest_raw = a["e_noshake"]
-        sway = {
-            "at_rest_dist_p50_p90_without": [round(float(np.median(at_rest_raw)), 2),
-                                              round(float(np.percentile(at_rest_raw, 90)), 2)],
-            "at_rest_dist_p50_p90_with": [round(float(np.median(a["e_rest"])), 2),
-                                           round(float(np.percentile(a["e_rest"], 90)), 2)],
-            "shake_rms_per_axis_px": round(float(np.sqrt(np.mean(a["shake_u"] ** 2 + a["shake_v"] ** 2) / 2)), 2),
-            "estimate_error_rms_per_axis_px": round(float(np.sqrt(np.mean(est * est))), 2),
-            "estimate_error_rms_about_track_median_px": round(float(np.sqrt(np.mean(about * about))), 2),
-        }
     storeys: dict[str, Any] = {}
     for key in ("detected_points", "truth_points", "truth_points_no_shake"):
         recs = [r for r in records if key == "detected_points" or key in r]
@@ -175,7 +155,6 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "points": int(a["t"].size),
         "measured_again": storeys_again,
-        "sway": sway,
         "storey": storeys,
         "tracks": len(records),
         "all": _row("all", every, a),
@@ -232,13 +211,6 @@ def format_summary(s: dict[str, Any]) -> str:
                  f"measured RMS error per axis {m['rms_per_axis_px']} px ({m['rms_per_axis_about_median_px']} "
                  f"about the track's median error); white part (third differences) {m['third_difference_sigma_px']} px")
     lines.append(f"median |e| without the shake correction: {s['all_without_shake_correction_dist_p50']} px")
-    if s.get("sway"):
-        w = s["sway"]
-        lines.append(
-            f"against the camera at rest, |e| p50 / p90: points as seen {w['at_rest_dist_p50_p90_without']} px, "
-            f"the detector's sway estimate taken out {w['at_rest_dist_p50_p90_with']} px; shake RMS per axis "
-            f"{w['shake_rms_per_axis_px']} px, estimate's error {w['estimate_error_rms_per_axis_px']} px "
-            f"({w['estimate_error_rms_about_track_median_px']} px about each track's median)")
     for key, what in (("detected_points", "the detector's points"),
                       ("truth_points", "the truth at the same times (with the frame's shake)"),
                       ("truth_points_no_shake", "the truth at the same times, without shake")):

@@ -18,7 +18,6 @@ from edge.events import Event, Release, TrackPoint, wall_clock_at
 from edge.falling.motion import MotionDetector, MotionParams
 from edge.falling.rewalk import CandidateHistory, RewalkParams, rewalk
 from edge.falling.rewind import FrameHistory, RewindParams, looks_like_fall_start, measure_again, rewind
-from edge.falling.sway import CameraSway, SwayParams
 from edge.falling.tracker import Track, Tracker, TrackerParams
 from edge.falling.validate import (
     GRAVITY_MPS2,
@@ -56,9 +55,6 @@ class FallingParams:
     """Measure each new point of an established track again against an older kept frame in which the object
     stood clear of its place (edge.falling.rewind.measure_again), for the metric fit and the event's track:
     the motion stage's blob of a slow object lags its centre. Needs ``look_back`` (its kept frames)."""
-    sway: SwayParams | None = field(default_factory=SwayParams)
-    """Measure the camera's sway and take it out of the points the metric fit gets (edge.falling.sway);
-    None: points as the frames show them."""
     hold_s: float = 1.2
     """An accepted track waits this long (media time) for a continuation before its event is emitted…"""
     max_hold_s: float = 8.0
@@ -297,7 +293,6 @@ class FallingDetector:
         self._motion: MotionDetector | None = None
         self._tracker: Tracker | None = None
         self._history = FrameHistory(self.params.rewind)
-        self._sway: CameraSway | None = None
         self._candidates = CandidateHistory(self.params.rewalk)
         self._scale = 1.0
         self._frame_interval = 0.04
@@ -333,7 +328,6 @@ class FallingDetector:
         mask = watch_mask(frame.width, frame.height, cal)
         self._motion = MotionDetector(mask, self.params.motion)
         self._tracker = Tracker(frame.height, self.params.tracker)
-        self._sway = CameraSway(self._motion.roi, self.params.sway) if self.params.sway is not None else None
         self._history.clear()
         self._candidates.clear()
 
@@ -361,12 +355,6 @@ class FallingDetector:
         if self._motion.status.skipped:
             self.skipped[self._motion.status.skipped] += 1
         ended = self._tracker.update(frame.t_s, cands)
-        if self._sway is not None:
-            # Every frame while a track that looks like a fall is open; else one in two (a fall's first points
-            # and the frames looking back reads are interpolated between those).
-            motion = self._motion
-            self._sway.process(frame.t_s, frame.luma, lambda: motion.still_cells,
-                               tracking=any(tr.falls for tr in self._tracker.active))
         if self.params.walk_again:
             self._candidates.push(frame.t_s, cands)
         if self.params.look_back:
@@ -409,7 +397,6 @@ class FallingDetector:
             tr.looked_back = True
             down = image_down_direction(self.calibration, tr.u[0], tr.v[0], self._scale)
             if looks_like_fall_start(tr, down, p):
-                tr.falls = True
                 x0, y0 = self._motion.roi[:2]
                 tr.prefix = rewind(tr, self._history, threshold, allowance, (x0, y0), p,
                                    centres=self.params.measure_again)
@@ -555,9 +542,7 @@ class FallingDetector:
         return track.subset(verdict.keep), replace(verdict, keep=None)
 
     def _validate(self, track: Track) -> Verdict:
-        offsets = self._sway.offsets if self._sway is not None and self._sway.measuring else None
-        return validate_track(track, self.params.validation, self.calibration, self._scale, self._frame_interval,
-                              offsets)
+        return validate_track(track, self.params.validation, self.calibration, self._scale, self._frame_interval)
 
     def _may_be_piece(self, track: Track) -> bool:
         """Could a rejected track be a piece of a fall? Either a brief stay in place (an object at its

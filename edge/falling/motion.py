@@ -239,12 +239,6 @@ class MotionDetector:
         """Cells currently masked as persistently moving (grid resolution, ROI-relative)."""
         return self._busy_mask.copy()
 
-    @property
-    def still_cells(self) -> np.ndarray:
-        """Watched cells not masked as persistently moving (grid resolution, ROI-relative): where the scene
-        stands still."""
-        return self._cell_watched & ~self._busy_mask
-
     # -- stages ---------------------------------------------------------------------------------------------
 
     def _remember(self, roi_frame: np.ndarray) -> None:

@@ -61,8 +61,6 @@ class Track:
     """The object's points before this track's first, found by looking back through earlier frames
     (edge.falling.rewind); kept apart so that detection decisions do not depend on them."""
     looked_back: bool = field(default=False, repr=False)
-    falls: bool = field(default=False, repr=False)
-    """It looked like the start of a fall when it was looked back on (edge.falling.rewind.looks_like_fall_start)."""
     centres: dict[float, tuple[float, float]] = field(default_factory=dict, repr=False)
     """The object's centre measured again against an older frame in which it stood clear of its place (by
     media time of the point; edge.falling.rewind.measure_again): the motion stage's blob of an object that

@@ -25,8 +25,6 @@ import numpy as np
 from edge.falling.tracker import Track
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from calibration import FacadeCalibration
     from calibration.backproject import ReleaseEstimate
 
@@ -206,12 +204,8 @@ def validate_track(
     cal: FacadeCalibration | None = None,
     scale: float = 1.0,
     frame_interval_s: float = 0.04,
-    camera_offsets: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Verdict:
     """Decide whether a closed track is a falling object; ``scale`` = frame width / calibration width.
-
-    ``camera_offsets(t)`` (N, 2): how far the picture stood from the camera at rest at each point's time
-    (edge.falling.sway); taken out of the points before the metric fit, whose calibration is the camera at rest.
 
     The verdict's ``keep`` marks the track points that were used (stray blobs removed).
     """
@@ -277,10 +271,7 @@ def validate_track(
 
         # The metric fit takes each point's centre measured again where there is one (Track.centres).
         prior = replace(DEFAULT_PRIOR, pixel_sigma_px=params.point_sigma_px)
-        uv_fit = track.centre_arrays()[1][keep]
-        if camera_offsets is not None:
-            uv_fit = uv_fit - camera_offsets(t)
-        release = estimate_release(cal, t, uv_fit / scale, prior=prior)
+        release = estimate_release(cal, t, track.centre_arrays()[1][keep] / scale, prior=prior)
         if release is None:
             return Verdict(False, "no ballistic fit", 0.0, rms, accel_ratio, keep=keep)
         reason = _implausible_release(release, cal, params, blob_px)
