@@ -46,11 +46,11 @@ class SceneResult:
     floors: list[dict[str, Any]] = field(default_factory=list)
     """Per detected throw: truth storey, physics storey and probability, naive storey."""
     misses: list[dict[str, Any]] = field(default_factory=list)
+    """Per missed throw (with ``--explain``): the throw and the closed tracks that lay on it, with why each was
+    rejected (or that an event covered it only in part)."""
     points: list[dict[str, Any]] = field(default_factory=list)
     """Per detected throw (with ``--point-errors``): its event's track points beside the truth (see
     :func:`_point_record`)."""
-    """Per missed throw (with ``--explain``): the throw and the closed tracks that lay on it, with why each was
-    rejected (or that an event covered it only in part)."""
     naive_events: int = 0
     naive_false_alarms: int = 0
     naive_detected: int = 0
