@@ -48,7 +48,8 @@ class MotionParams:
     busy_off: float = 0.04
     """…and unmasked again when it calms below this."""
     busy_slow_alpha: float = 1.0 / 200.0
-    """Rate of a second, slow activity average (about 8 s at 25 fps)…"""
+    """Rate of a second, slow activity average (about 8 s at 25 fps; a running mean until then, as the fast
+    one)…"""
     busy_slow_on: float = 0.06
     """…which must also reach this for a cell to be masked: about 12 frames of activity within the last
     several seconds. A tree or laundry is active again and again; an object passing slowly (just released, or
@@ -299,10 +300,9 @@ class MotionDetector:
         p = self.params
         # A running mean at first (alpha = 1/n), so trees are masked within a few frames of start-up instead
         # of after the average's time constant; then an exponential average that follows the wind.
-        alpha = max(p.busy_alpha, 1.0 / max(1, self._frames_seen - 2))
-        cv2.accumulateWeighted(active.view(np.uint8), self._busy, alpha)
-        cv2.accumulateWeighted(active.view(np.uint8), self._busy_slow,
-                               max(p.busy_slow_alpha, 1.0 / max(1, self._frames_seen - 2)))
+        running = 1.0 / max(1, self._frames_seen - 2)  # the running mean's weight (also for the slow average)
+        cv2.accumulateWeighted(active.view(np.uint8), self._busy, max(p.busy_alpha, running))
+        cv2.accumulateWeighted(active.view(np.uint8), self._busy_slow, max(p.busy_slow_alpha, running))
         # Rain and snow raise every cell's activity alike; a tree raises its own cells far above the rest.
         # So a cell is busy when it stands out from the scene-wide rate, not merely when it is often active.
         # The mean over the watched cells: the others never change from 0 (only watched cells are active), so
