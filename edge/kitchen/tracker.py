@@ -101,6 +101,8 @@ class PersonTracker:
         self.params = params or TrackerParams()
         self.tracks: list[PersonTrack] = []
         self._next_id = 1
+        # The current sample's colour histograms and their "not covered" flags (kept boxes only), set by
+        # update() for its helpers (_cue_cost, _match, _colour_of) and replaced at the next sample.
         self._hist: np.ndarray | None = None
         self._clean: np.ndarray | None = None
 
