@@ -80,11 +80,12 @@ class ReleasePrior:
     terminal_speed_max_m_s: float = 80.0
     """Terminal speeds are about log-uniform in this range (light bags below, dense pots above)."""
     terminal_speed_log_soft: float = 0.35
+    """Gaussian fall-off of ``ln v_t`` outside that range."""
     terminal_speed_log_sigma: float = 2.0
+    """Weak Gaussian on ``ln v_t`` around the range's centre, so that the fit stays well posed."""
     wind_sigma_m_s: float = 2.0
     """Prior on the horizontal wind that drags a falling object sideways: a few m/s at facade height carries a
     light object metres across the facade during a long fall (a column off if ignored)."""
-    """Weak Gaussian on ``ln v_t`` around the range's centre, so that the fit stays well posed."""
     roof_soft_m: float = 0.5
     max_time_back_s: float = 6.0
     """Longest assumed time between release and first detection."""
