@@ -422,6 +422,19 @@ def test_a_bird_does_not_fit_gravity(cal: FacadeCalibration) -> None:
     assert est is None or est.floor is None or est.rms_px > 3.0 or est.drag_per_m > 9.81 / 4.0**2
 
 
+def test_a_bound_on_the_fit_error_changes_nothing_within_it_and_spares_the_profile_beyond(
+    cal: FacadeCalibration,
+) -> None:
+    t, uv = _track(cal, [6.0, -2.0, 34.2], [0.0, -3.0, 1.0], 0.4, 25, 0.5)
+    assert estimate_release(cal, t, uv, max_rms_px=3.0) == estimate_release(cal, t, uv)
+    # A bird circling in front of the facade: no flight reproduces it within 3 px.
+    tb = np.arange(40) / 25.0
+    pos = np.column_stack([6 + 3 * np.cos(3 * tb), -3.0 + np.zeros_like(tb), 30.0 + 3 * np.sin(3 * tb)])
+    bird = estimate_release(cal, tb, cal.project(pos), max_rms_px=3.0)
+    assert bird is not None and bird.floor is None and bird.floor_probabilities == {}
+    assert bird.method == "ballistic-fit(poor-fit)" and bird.rms_px > 3.0
+
+
 def test_flight_with_drag_matches_the_closed_form_fall_from_rest() -> None:
     # Dropped from rest with quadratic drag k: z(t) = z0 − (v_t²/g)·ln cosh(g t / v_t), v_t = √(g/k); and the
     # same flight run back from t = 2 s returns to the release.

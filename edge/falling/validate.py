@@ -271,7 +271,10 @@ def validate_track(
 
         # The metric fit takes each point's centre measured again where there is one (Track.centres).
         prior = replace(DEFAULT_PRIOR, pixel_sigma_px=params.point_sigma_px)
-        release = estimate_release(cal, t, track.centre_arrays()[1][keep] / scale, prior=prior)
+        # A track that no flight reproduces within the RMS bound below is rejected on that alone, so the fit is
+        # told the bound: it then spares the storey profile, and gives up early on a hopeless track.
+        release = estimate_release(cal, t, track.centre_arrays()[1][keep] / scale, prior=prior,
+                                   max_rms_px=_max_rms_px(params, blob_px))
         if release is None:
             return Verdict(False, "no ballistic fit", 0.0, rms, accel_ratio, keep=keep)
         reason = _implausible_release(release, cal, params, blob_px)
@@ -285,7 +288,7 @@ def validate_track(
 def _implausible_release(
     rel: ReleaseEstimate, cal: FacadeCalibration, p: ValidationParams, blob_px: float = 0.0
 ) -> str | None:
-    if rel.rms_px > p.max_backprojection_rms_px + p.rms_per_blob_px * blob_px:
+    if rel.rms_px > _max_rms_px(p, blob_px):
         return f"does not fit g = 9.81 m/s²: rms {rel.rms_px:.2f} px"
     if rel.drag_per_m > p.max_drag_per_m:
         return f"too much drag for a thrown object (terminal {math.sqrt(GRAVITY_MPS2 / rel.drag_per_m):.1f} m/s)"
@@ -301,6 +304,10 @@ def _implausible_release(
     if not (0.0 <= rel.z <= cal.roof_m + p.facade_margin_m):
         return f"release height {rel.z:.1f} m outside the building"
     return None
+
+
+def _max_rms_px(p: ValidationParams, blob_px: float) -> float:
+    return p.max_backprojection_rms_px + p.rms_per_blob_px * blob_px
 
 
 def _facade_x_extent(cal: FacadeCalibration) -> tuple[float, float]:
