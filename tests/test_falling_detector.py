@@ -455,3 +455,28 @@ def test_the_metric_fit_takes_measured_centres_and_the_detectors_point_error() -
     assert verdict.release.rms_px < 0.1  # the exact centres, not the zigzag of the blobs
     loose = validate_track(track, ValidationParams(point_sigma_px=1.5), cal)
     assert loose.release is not None and loose.release.to_json()["pixel_sigma_px"] == 1.5
+
+
+def test_two_tracks_that_share_blobs_are_one_object() -> None:
+    """A large, slow object split by the tracker into two tracks that overlap in time and share blobs (its whole
+    blob taken in turns with its leading band): the first was held for its event; the second, longer one,
+    which starts a second before the first ended, replaces it. One event, not two."""
+    from edge.falling.detector import FallingDetector
+    from edge.frames import Frame
+
+    def at(t: float) -> tuple[float, float]:
+        return 300.0 + 15.0 * t, 40.0 + 200.0 * (t + 0.3) ** 2
+
+    det = FallingDetector("test-cam")
+    det.process(Frame(0, 0.0, np.zeros((480, 640), np.uint8)))  # sets the detector up
+    idx_first = [*range(0, 18), *range(30, 36)]
+    first = _track(*(np.array(c) for c in zip(*[(i / FPS, *at(i / FPS)) for i in idx_first], strict=True)))
+    verdict = det._validate(first)
+    assert verdict.accepted, verdict.reason
+    det._pending.append((first, verdict))
+    idx_second = range(10, 60)  # shares frames 10–17 and 30–35 with the first
+    second = _track(*(np.array(c) for c in zip(*[(i / FPS, *at(i / FPS)) for i in idx_second], strict=True)))
+    second.u = [u + (2.0 if 18 <= i < 30 else 0.0) for i, u in zip(idx_second, second.u, strict=True)]
+    assert det._validate(second).accepted
+    assert det._events([second], now=61 / FPS) == []
+    assert len(det._pending) == 1 and det._pending[0][0].t[-1] == second.t[-1]

@@ -192,6 +192,26 @@ def _kinematically_near(ends: np.ndarray, track: Track) -> np.ndarray:
     return near
 
 
+SAME_OBJECT_POINTS = 3
+"""Two tracks that hold this many of the same blobs (same frame, same place) follow the same object."""
+
+
+def _shared_points(first: Track, second: Track) -> int:
+    """How many blobs two tracks share: points of the same frame within half a pixel of each other. The
+    tracker can split one object into two tracks that overlap in time (a large, slow object's leading band
+    and its whole blob, taken in turns), and looking back or walking a track again can then hand both the
+    same blobs; no time order between the two says they are one object, the shared blobs do."""
+    if first.t[-1] < second.t[0] or second.t[-1] < first.t[0]:
+        return 0
+    at = {round(t, 3): (u, v) for t, u, v in zip(first.t, first.u, first.v, strict=True)}
+    shared = 0
+    for t, u, v in zip(second.t, second.u, second.v, strict=True):
+        p = at.get(round(t, 3))
+        if p is not None and abs(p[0] - u) <= 0.5 and abs(p[1] - v) <= 0.5:
+            shared += 1
+    return shared
+
+
 def _may_continue(first: Track, second: Track) -> bool:
     """:func:`_kinematically_near` for one pair."""
     return bool(_kinematically_near(np.asarray([_end_state(first)]), second)[0])
@@ -446,7 +466,7 @@ class FallingDetector:
                 continue
             if verdict.accepted:
                 track, verdict = self._with_prefix(track, verdict)
-                self._pending.append(self._clean(track, verdict))
+                self._hold(*self._clean(track, verdict))
             else:
                 self.rejections[verdict.reason.split(":")[0].split(" ")[0]] += 1
                 if self.on_rejected is not None:
@@ -474,11 +494,25 @@ class FallingDetector:
         self._paths = {k: path for k, path in self._paths.items() if k in live}
         return [self._event(tr, v) for tr, v in due]
 
+    def _hold(self, track: Track, verdict: Verdict) -> None:
+        """Hold an accepted track for its event; a held track that shares its blobs (the same object, assembled
+        from pieces or walked again beside it) is replaced when this one is longer, else this one is dropped."""
+        for i, (held, _) in enumerate(self._pending):
+            if _shared_points(held, track) >= SAME_OBJECT_POINTS:
+                if len(track) > len(held):
+                    self._pending[i] = (track, verdict)
+                return
+        self._pending.append((track, verdict))
+
     def _continues_emitted(self, track: Track) -> bool:
         """Is ``track`` the rest of a fall whose event already went out (lost for longer than the hold)? It must
         start on that event's path (image-space or metric extrapolation, or one constant-acceleration fit across
         the gap) and the two joined must validate as one fall; then it is not a second object."""
         for sent, verdict in self._emitted:
+            if _shared_points(sent, track) >= SAME_OBJECT_POINTS:
+                log.info("%s: track %.2f–%.2f s shares blobs with the fall sent %.2f–%.2f s: no second event",
+                         self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
+                return True
             gap = track.t[0] - sent.t[-1]
             if not -self.params.overlap_s < gap <= self.params.after_emit_s:
                 continue
@@ -489,11 +523,14 @@ class FallingDetector:
         return False
 
     def _continued(self, held: Track) -> bool:
-        """Is an open track, started after ``held`` ended, on its path? Then wait for it to close."""
+        """Is an open track, started after ``held`` ended, on its path, or one that shares its blobs (the same
+        object, tracked twice at once)? Then wait for it to close."""
         assert self._tracker is not None
         verdict = next(v for tr, v in self._pending if tr is held)
-        return any(len(tr) >= 3 and -self.params.overlap_s < tr.t[0] - held.t[-1] <= self.params.hold_s
-                   and self._continues(held, verdict, tr) for tr in self._tracker.active)
+        return any(len(tr) >= 3 and ((-self.params.overlap_s < tr.t[0] - held.t[-1] <= self.params.hold_s
+                                     and self._continues(held, verdict, tr))
+                                     or _shared_points(held, tr) >= SAME_OBJECT_POINTS)
+                   for tr in self._tracker.active)
 
     def _continues(self, held: Track, verdict: Verdict, track: Track) -> bool:
         """Image-space extrapolation first (fine over a few frames); with a calibration, also the held track's
@@ -626,6 +663,15 @@ class FallingDetector:
         track's own verdict when it had to be computed here, so the caller does not validate it twice)."""
         own: Verdict | None = None
         for i, (held, held_verdict) in enumerate(self._pending):
+            if _shared_points(held, track) >= SAME_OBJECT_POINTS:
+                # The same object, tracked twice at once: one event, from the longer of the two tracks.
+                if len(track) > len(held):
+                    own = self._validate(track) if own is None else own
+                    if own.accepted:
+                        self._pending[i] = self._clean(*self._with_prefix(track, own))
+                log.debug("%s: track %.2f–%.2f s shares blobs with the one held %.2f–%.2f s: one object",
+                          self.camera_id, track.t[0], track.t[-1], held.t[0], held.t[-1])
+                return True, None
             gap = track.t[0] - held.t[-1]
             # A second track may also overlap the first in time (the tracker split the object for a moment).
             if not (-self.params.overlap_s < gap <= self.params.hold_s) or not self._continues(
