@@ -219,6 +219,23 @@ def test_hat_stay_judged_again_begins_when_the_earlier_boxes_were_already_in_the
     assert run_hat(rule, [*outside, (4.0, [rejudged_late]), *later]) == [(2.0, 5.0, 1)]
 
 
+def test_hat_stay_judged_again_into_the_last_stay_resumes_it_and_raises_nothing_twice() -> None:
+    def at(t: float, inside: bool = True, since: float | None = None) -> tuple[float, list[PersonSample]]:
+        return t, [PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"} if inside else ()), "no_hat",
+                                True, 0.8, "bare_head", 0.0, zones_since={"prep-1": since} if since is not None else {},
+                                bare_since_s=0.0)]
+
+    # Raised at 3.0; the live floor points then put the person (behind a counter) out of the zone for 1.5 s,
+    # longer than the grace, so the stay ends. Back in at 5.5, their boxes judged again say they never left
+    # (in the zone since 0.0, before the stay ended): the same stay goes on and raises nothing.
+    stay = [at(t) for t in samples(0.0, 3.5)] + [at(t, inside=False) for t in samples(4.0, 5.0)]
+    assert run_hat(MissingHatRule(after_s=3.0), [*stay, *[at(t, since=0.0) for t in samples(5.5, 9.0)]]) == \
+        [(0.0, 3.0, 1)]
+    # Judged again to have come back at 5.0, after the stay ended: a new stay, and a new event.
+    back = [at(5.5, since=5.0)] + [at(t) for t in samples(6.0, 9.0)]
+    assert run_hat(MissingHatRule(after_s=3.0), [*stay, *back]) == [(0.0, 3.0, 1), (5.0, 8.0, 1)]
+
+
 def test_hat_person_walking_behind_one_who_raised_does_not_silence_them() -> None:
     def at(t_id: int, u: float, visible: bool = True, since: float = 0.0) -> PersonSample:
         box = np.array([u - 30.0 + 200.0 * (t_id == 1), 100.0, u + 30.0 + 200.0 * (t_id == 1), 300.0])

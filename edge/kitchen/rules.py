@@ -127,12 +127,15 @@ class MissingHatRule:
         """Floor points of each track at its recent samples in view (the last ``inherit_s``)."""
         self._last_seen_s: dict[int, float] = {}
         """When each track was last in view."""
+        self._left: dict[tuple[int, str], _Stay] = {}
+        """(track, zone) → the track's last stay in the zone that ended by leaving it, while the track lives."""
 
     def update(self, t_s: float, people: list[PersonSample]) -> list[Alarm]:
         """``people``: every track the tracker still holds (visible or not). Tracks absent here are gone."""
         alarms: list[Alarm] = []
         alive = {p.track_id for p in people}
         self._first_in = {k: t for k, t in self._first_in.items() if k[0] in alive}
+        self._left = {k: st for k, st in self._left.items() if k[0] in alive}
         for p in people:
             if not p.confirmed:
                 for zone in p.zones:
@@ -168,13 +171,20 @@ class MissingHatRule:
                 stay = self._stays.get((p.track_id, zone))
                 if stay is None:
                     first = self._first_in.get((p.track_id, zone))
-                    stay = self._stays[(p.track_id, zone)] = (
-                        self._adopt(zone, p, first) or self._take_over(zone, p, people, first)
-                        or (_Stay(first[0], first[0], points=[first]) if first else _Stay(t_s, t_s)))
                     since = p.zones_since.get(zone)
-                    if since is not None and since < stay.entered_s:
-                        stay.entered_s = since  # judged again: they were in the zone before it was known
-                        stay.dated_back = True
+                    left = self._left.pop((p.track_id, zone), None)
+                    if since is not None and left is not None and since <= left.last_in_s + _EPS:
+                        # Judged again, the person was in the zone since before their last stay there ended:
+                        # the floor points that took them out were wrong, and this is that stay going on (an
+                        # alarm it raised is not raised again).
+                        stay = self._stays[(p.track_id, zone)] = left
+                    else:
+                        stay = self._stays[(p.track_id, zone)] = (
+                            self._adopt(zone, p, first) or self._take_over(zone, p, people, first)
+                            or (_Stay(first[0], first[0], points=[first]) if first else _Stay(t_s, t_s)))
+                        if since is not None and since < stay.entered_s:
+                            stay.entered_s = since  # judged again: they were in the zone before it was known
+                            stay.dated_back = True
                 stay.last_in_s = t_s
             for zone in [z for tid, z in self._first_in if tid == p.track_id]:
                 del self._first_in[(p.track_id, zone)]  # confirmed: used, or it left the zone meanwhile
@@ -182,7 +192,7 @@ class MissingHatRule:
                 if tid != p.track_id:
                     continue
                 if p.visible and zone not in p.zones and t_s - stay.last_in_s > self.leave_grace_s:
-                    del self._stays[(tid, zone)]
+                    self._left[(tid, zone)] = self._stays.pop((tid, zone))
                     continue
                 if not p.visible:
                     continue  # occluded: the stay and its condition carry on unseen
