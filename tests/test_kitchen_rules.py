@@ -491,6 +491,33 @@ def test_floor_point_estimate_uses_the_person_height_plane_learnt_since() -> Non
     assert fp.estimate(short) == pytest.approx((430.0, 150.0 + 0.95 * 0.8 * 130.0), abs=0.5)
 
 
+def test_floor_point_of_someone_seen_stepping_out_from_behind_a_counter_trusts_their_own_box() -> None:
+    fp = FloorPoints(image_height=540)
+    # The camera's people: whole boxes of height 0.8 (top − 20), 104 px for a head at row 150.
+    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
+                                                                                           800.0, 900.0)):
+        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    # A short person first seen behind a counter (40 px show): placed by the plane's 104 px.
+    _, v = fp.point(1, np.array([400.0, 150.0, 460.0, 190.0]), 1.0)
+    assert v == pytest.approx(150 + 0.95 * 104.0, abs=0.5)
+    # They step out: the bottom drops 32 px, the top stays. Their whole box is 72 px, under 0.75 of the plane's
+    # 104, yet it is the person (the plane is the camera's average): the feet are at its bottom.
+    _, v = fp.point(1, np.array([400.0, 150.0, 460.0, 222.0]), 1.5)
+    assert v == pytest.approx(222 - 0.05 * 72, abs=0.5)
+    _, v = fp.point(1, np.array([404.0, 152.0, 464.0, 225.0]), 2.0)
+    assert v == pytest.approx(225 - 0.05 * 73, abs=0.5)
+    # Behind the counter again (the bottom jumps up): an occluded spell, their own height carried on.
+    _, v = fp.point(1, np.array([408.0, 152.0, 468.0, 190.0]), 2.5)
+    assert v > 215
+    # Someone else steps out the same way, then walks up to the counter: the top comes down 4 px while the
+    # counter's edge takes 2 px off the bottom (66 px: still 0.9 of their height). No whole person shrinks so:
+    # the plane judges the box again.
+    fp.point(2, np.array([600.0, 150.0, 660.0, 190.0]), 1.0)
+    fp.point(2, np.array([600.0, 150.0, 660.0, 222.0]), 1.5)
+    _, v = fp.point(2, np.array([600.0, 154.0, 660.0, 220.0]), 2.0)
+    assert v == pytest.approx(154 + 0.95 * 0.8 * 134.0, abs=0.5)
+
+
 def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> None:
     fp = FloorPoints(image_height=540)
     _, v = fp.point(1, np.array([100, 400, 160, 539.0]), 0.0)  # walking in under the camera: feet not in view

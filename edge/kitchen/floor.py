@@ -19,7 +19,13 @@ the image row of their head), refitted without the boxes far below it (hidden le
 when whole boxes fit it (median deviation ≤ 10 %) and only for heads within the span it was fitted on. A box
 shorter than ``short_frac`` of that prediction is taken as cut by something in front, and its feet are placed
 at ``top + predicted height`` — unless the track is in an occluded spell: its own remembered height, scaled to
-where its head is, is the better guess there (whole people differ from the camera's average by ±15 %).
+where its head is, is the better guess there (whole people differ from the camera's average by ±15 %) — or the
+track has been seen to come out from behind something: its box's bottom dropped by a jump while its top did
+not (the legs came into view, the mirror of an occluded spell's start), and the box has kept that height since.
+That box is a whole person, whatever the plane says (a plane fitted on other people, elsewhere in the picture,
+can be 40 % off for one short person); a new occluded spell, a box shrinking below ``recover_frac`` of the
+remembered height, or one squeezed from below (its top coming down while its bottom rises: someone walking up
+to a counter, its edge cutting the box at a fixed row) ends it.
 
 A box cut by the image's bottom edge (someone walking in under the camera) has its feet below the picture: its
 floor point is put one row below the image, so it lies in no zone (zones are polygons in the image), instead of
@@ -48,6 +54,9 @@ class FloorParams:
     """Whole boxes needed before the person-height model is used."""
     max_fit_boxes: int = 600
     bottom_margin_frac: float = 0.01
+    squeeze_frac: float = 0.02
+    """A box whose top comes down while its bottom rises, by this share of the height together, is cut by
+    something in front (a whole person's bottom comes down faster than the top as they come nearer)."""
     """A box whose bottom is this close to the image's bottom edge (share of the image height) is cut by it."""
 
 
@@ -59,6 +68,8 @@ class _Feet:
     top_full: float = 0.0
     """The box's top row when ``h_full`` was last measured."""
     occluded_since: float | None = None
+    whole: bool = False
+    """The legs were seen to come into view (the bottom dropped by a jump) and the box has stayed that tall."""
 
 
 class PersonHeights:
@@ -147,7 +158,7 @@ class FloorPoints:
         if f.occluded_since is not None:
             # their own height, scaled, rather than the camera's average person's (people differ by ±15 %)
             full = self._hidden_height(f, u, y1)
-        elif predicted is not None and not at_border and h < p.short_frac * predicted:
+        elif predicted is not None and not at_border and h < p.short_frac * predicted and not f.whole:
             full = predicted
         elif not at_border:
             self.heights.add(u, y1, h)
@@ -186,7 +197,15 @@ class FloorPoints:
             jump = p.jump_frac * f.h_full
             if not at_border and rise_bottom > jump and rise_bottom - rise_top > jump:
                 f.occluded_since = t_s
+                f.whole = False
             else:
+                if not at_border and -rise_bottom > jump and rise_top - rise_bottom > jump:
+                    f.whole = True  # the bottom dropped, the top did not: legs came into view
+                    f.h_full, f.top_full = h, y1
+                elif h < p.recover_frac * f.h_full or rise_bottom - rise_top > p.squeeze_frac * f.h_full:
+                    # Shrunk, or squeezed from below: the top came down while the bottom rose, which no whole
+                    # person walking does (nearer, the bottom comes down faster than the top): a counter's edge.
+                    f.whole = False
                 f.h_full += p.adapt * (h - f.h_full)
                 f.top_full += p.adapt * (y1 - f.top_full)
         else:
