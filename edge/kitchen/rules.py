@@ -8,7 +8,9 @@ the first such sample and resets when a chef hat is seen again. The alarm is rai
 ``t − condition start ≥ T``, at most once per stay, and only while the person is in view (the event needs
 their box); while a track that is held but unseen overlaps that box, the alarm waits up to ``max_defer_s`` for
 a sample where the two people are told apart (the one box seen may have gone to either track). A person leaving
-and coming back starts a new stay, which can alarm again.
+and coming back starts a new stay, which can alarm again — unless their boxes, judged again on the way back in
+(``PersonSample.zones_since``), were in the zone since before the last stay ended: then the floor points that
+took them out were wrong, and the last stay, raised or not, goes on.
 
 uncovered_bin — per bin zone. The condition holds while the bin is open and nobody uses it (no person's floor
 point in the bin zone); it starts at the first such sample and resets when the bin is closed or used. One alarm
