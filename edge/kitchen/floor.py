@@ -54,10 +54,10 @@ class FloorParams:
     """Whole boxes needed before the person-height model is used."""
     max_fit_boxes: int = 600
     bottom_margin_frac: float = 0.01
+    """A box whose bottom is this close to the image's bottom edge (share of the image height) is cut by it."""
     squeeze_frac: float = 0.02
     """A box whose top comes down while its bottom rises, by this share of the height together, is cut by
     something in front (a whole person's bottom comes down faster than the top as they come nearer)."""
-    """A box whose bottom is this close to the image's bottom edge (share of the image height) is cut by it."""
 
 
 @dataclass
