@@ -196,14 +196,20 @@ SAME_OBJECT_POINTS = 3
 """Two tracks that hold this many of the same blobs (same frame, same place) follow the same object."""
 
 
-def _shared_points(first: Track, second: Track) -> int:
+def _blob_index(track: Track) -> dict[float, tuple[float, float]]:
+    """A track's blobs by media time (ms), for :func:`_shared_points`."""
+    return {round(t, 3): (u, v) for t, u, v in zip(track.t, track.u, track.v, strict=True)}
+
+
+def _shared_points(first: Track, second: Track, index: dict[float, tuple[float, float]] | None = None) -> int:
     """How many blobs two tracks share: points of the same frame within half a pixel of each other. The
     tracker can split one object into two tracks that overlap in time (a large, slow object's leading band
     and its whole blob, taken in turns), and looking back or walking a track again can then hand both the
-    same blobs; no time order between the two says they are one object, the shared blobs do."""
+    same blobs; no time order between the two says they are one object, the shared blobs do. ``index``:
+    ``first``'s :func:`_blob_index`, when it is compared with many tracks."""
     if first.t[-1] < second.t[0] or second.t[-1] < first.t[0]:
         return 0
-    at = {round(t, 3): (u, v) for t, u, v in zip(first.t, first.u, first.v, strict=True)}
+    at = _blob_index(first) if index is None else index
     shared = 0
     for t, u, v in zip(second.t, second.u, second.v, strict=True):
         p = at.get(round(t, 3))
@@ -527,9 +533,10 @@ class FallingDetector:
         object, tracked twice at once)? Then wait for it to close."""
         assert self._tracker is not None
         verdict = next(v for tr, v in self._pending if tr is held)
+        index = _blob_index(held)  # once, not per open track: this runs every frame while a track is held
         return any(len(tr) >= 3 and ((-self.params.overlap_s < tr.t[0] - held.t[-1] <= self.params.hold_s
                                      and self._continues(held, verdict, tr))
-                                     or _shared_points(held, tr) >= SAME_OBJECT_POINTS)
+                                     or _shared_points(held, tr, index) >= SAME_OBJECT_POINTS)
                    for tr in self._tracker.active)
 
     def _continues(self, held: Track, verdict: Verdict, track: Track) -> bool:
