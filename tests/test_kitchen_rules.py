@@ -177,6 +177,22 @@ def test_hat_identity_switch_to_an_existing_track_raises_no_second_event() -> No
     assert run_hat(rule, script) == [(0.0, 3.0, 1)]
 
 
+def test_hat_an_alarm_of_a_stay_the_person_left_does_not_silence_their_next_stay() -> None:
+    def at(t_id: int, zones: tuple[str, ...] = ("prep-1",), visible: bool = True, since: float = 0.0) -> PersonSample:
+        return PersonSample(t_id, BOX, (130.0, 290.0), frozenset(zones), "no_hat", visible,  # type: ignore[arg-type]
+                            0.8, "bare_head", since)
+
+    rule = MissingHatRule(after_s=3.0)
+    script = [(t, [at(1)]) for t in samples(0.0, 3.5)]  # raised at 3.0
+    script += [(t, [at(1, zones=())]) for t in samples(4.0, 6.0)]  # leaves the zone: that stay is over
+    script += [(6.5, [at(1)]), (7.0, [at(1, visible=False)])]  # back: a new stay, then hidden a moment
+    # The tracker finds them again under a new id, which takes the hidden track's new stay over: raised again
+    # (the alarm of the first stay is not theirs to inherit).
+    script += [(t, [at(1, visible=False), at(9, since=7.5)]) for t in samples(7.5, 9.0)]
+    script += [(t, [at(9, since=7.5)]) for t in samples(9.5, 11.0)]
+    assert run_hat(rule, script) == [(0.0, 3.0, 1), (6.5, 9.5, 9)]
+
+
 def test_hat_stay_counts_from_the_first_sighting_before_the_track_is_confirmed() -> None:
     rule = MissingHatRule(after_s=3.0)
     unconfirmed = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head",

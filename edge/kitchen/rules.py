@@ -120,7 +120,8 @@ class MissingHatRule:
         """Where tracks gone in the last ``inherit_s`` were last seen, and when they went."""
         self._gone_at: dict[int, float] = {}
         self._raised: list[tuple[str, int, float]] = []
-        """(zone, track id, time) of the alarms raised, while their track is held or recently gone."""
+        """(zone, track id, time) of the alarms raised, while their track is held or recently gone and the stay
+        that raised goes on (a track that left the zone since is no longer in it)."""
         self._orphans: list[tuple[str, float, tuple[float, float, float], _Stay, int]] = []
         """(zone, time lost, (u, v, height), stay, track id) of tracks lost while in a zone."""
         self._first_in: dict[tuple[int, str], tuple[float, float, float]] = {}
@@ -180,6 +181,8 @@ class MissingHatRule:
                         # the floor points that took them out were wrong, and this is that stay going on (an
                         # alarm it raised is not raised again).
                         stay = self._stays[(p.track_id, zone)] = left
+                        if left.fired:
+                            self._raised.append((zone, p.track_id, t_s))
                     else:
                         stay = self._stays[(p.track_id, zone)] = (
                             self._adopt(zone, p, first) or self._take_over(zone, p, people, first)
@@ -195,6 +198,9 @@ class MissingHatRule:
                     continue
                 if p.visible and zone not in p.zones and t_s - stay.last_in_s > self.leave_grace_s:
                     self._left[(tid, zone)] = self._stays.pop((tid, zone))
+                    # Its alarm belonged to that stay: the person left, and a later stay of theirs, under this
+                    # id or another, is a new one (it may raise again).
+                    self._raised = [r for r in self._raised if r[:2] != (zone, tid)]
                     continue
                 if not p.visible:
                     continue  # occluded: the stay and its condition carry on unseen
@@ -228,9 +234,9 @@ class MissingHatRule:
 
     def _already_raised(self, zone: str, p: PersonSample, people: list[PersonSample]) -> bool:
         """Was this person's event raised under another track id that the tracker has lost since? (A track that
-        is out of sight, or gone less than ``inherit_s`` ago, raised in this zone and was last seen within half a
-        person's height of where this one stands.) Identity switches between two existing tracks escape the
-        stay take-over; this catches them at the alarm.
+        is out of sight, or gone less than ``inherit_s`` ago, raised in this zone in a stay it had not left, and
+        was last seen within half a person's height of where this one stands.) Identity switches between two
+        existing tracks escape the stay take-over; this catches them at the alarm.
 
         Not when this track was in view at another place when the other was last seen and has stayed there (it
         is nearer where it stood then than half the way to where the other was): two people seen at once, one
