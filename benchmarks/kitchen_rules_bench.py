@@ -276,7 +276,8 @@ def floor_point_agreement(truth_paths: list[Path], params: Any = None) -> dict[s
     """How often a person's floor point falls in the same hat-required zones as the truth's ``floor_uv``, for
     three estimates on the truth's own boxes at 3 samples/s: the box's bottom centre, the bottom centre raised
     5 % of the height, and :class:`edge.kitchen.floor.FloorPoints` (which also handles legs hidden by counters;
-    ``params``: its :class:`~edge.kitchen.floor.FloorParams`).
+    ``params``: its :class:`~edge.kitchen.floor.FloorParams`), fed each person's head box from the truth (at
+    least a quarter visible, as the detector's would be) as the detector feeds it the model's.
     Persons whose box touches the image border are left out (their feet may be outside the picture)."""
     from edge.config import load_camera
     from edge.kitchen.floor import FloorPoints
@@ -294,11 +295,16 @@ def floor_point_agreement(truth_paths: list[Path], params: Any = None) -> dict[s
         step = round(truth["fps"] / 3)
         for i in range(0, len(truth["frames"]), step):
             t = i / truth["fps"]
+            heads = {o["track_id"]: o for o in truth["frames"][i]["objects"]
+                     if o["label"] in ("chef_hat", "bare_head", "other_headwear") and o["visible"] >= 0.25}
             for o in truth["frames"][i]["objects"]:
                 if o["label"] != "person":
                     continue
                 x1, y1, x2, y2 = o["box"]
-                ours = fp.point(o["track_id"], np.array(o["box"], float), t)
+                head = heads.get(o["track_id"])
+                ours = fp.point(o["track_id"], np.array(o["box"], float), t,
+                                None if head is None else np.array(head["box"], float),
+                                None if head is None else str(head["label"]))
                 if x1 <= 0 or y1 <= 0 or x2 >= w or y2 >= h:
                     continue
                 cands = {"bottom_centre": ((x1 + x2) / 2, y2), "raised_5pc": ((x1 + x2) / 2, y2 - 0.05 * (y2 - y1)),

@@ -479,6 +479,49 @@ def test_floor_point_of_a_person_walking_behind_a_counter_stays_at_the_feet() ->
     assert v == pytest.approx(306 - 10.0, abs=0.01)
 
 
+def test_floor_point_of_a_cook_standing_at_a_counter_for_long_stays_at_the_feet() -> None:
+    fp = FloorPoints(image_height=540)
+    fp.point(1, np.array([100, 100, 160, 300.0]), 0.0)
+    fp.point(1, np.array([102, 100, 162, 220.0]), 0.5)  # walks up to the counter: legs hidden
+    for t in np.arange(1.0, 60.0, 0.5):  # and works there a minute, hidden from the waist down
+        _, v = fp.point(1, np.array([102, 100, 162, 220.0]), float(t))
+        assert v == pytest.approx(100 + 0.95 * 200.0, abs=0.5)
+
+
+def test_floor_point_behind_a_counter_ends_when_the_box_regains_the_height_scaled_to_the_head() -> None:
+    fp = FloorPoints(image_height=540)
+    # The camera's people: whole boxes of height 0.8 (top − 20), so the horizon is at row 20.
+    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
+                                                                                           800.0, 900.0)):
+        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    # A short person, h = 0.7 (top − 20): whole at top 250 (161 px), then behind a counter.
+    fp.point(1, np.array([400.0, 250.0, 460.0, 411.0]), 1.0)
+    fp.point(1, np.array([400.0, 240.0, 460.0, 330.0]), 1.5)
+    # Walked away and out from behind it: whole again at top 150, 91 px, well under the 161 remembered nearer
+    # the camera (and under 0.9 of the camera's 104 there) but the whole person (161 × 130 / 230): the spell
+    # is over, and the camera learns from the box as from any whole person's.
+    learnt = len(fp.heights._rows)
+    _, v = fp.point(1, np.array([400.0, 150.0, 460.0, 241.0]), 2.0)
+    assert v == pytest.approx(241 - 0.05 * 91, abs=0.5)
+    assert len(fp.heights._rows) == learnt + 1
+
+
+def test_floor_point_of_a_person_whose_head_the_top_edge_cuts_is_held_while_a_counter_hides_the_legs() -> None:
+    fp = FloorPoints(image_height=540)
+    # Walking away under the top edge (head cut off): the bottom rises 20 px a sample, the top stays at 0.
+    for k, t in enumerate((0.0, 0.5, 1.0)):
+        _, v = fp.point(1, np.array([300, 0, 380, 230.0 - 20 * k]), t)
+    assert v == pytest.approx(190 - 0.05 * 190)
+    # Behind a counter: the bottom jumps 76 px up, far beyond its own 20 px a sample. The top says nothing, so
+    # the floor row is held where it was, while they move along the counter.
+    for t, x in ((1.5, 340.0), (2.0, 380.0), (2.5, 420.0)):
+        u, v = fp.point(1, np.array([x, 0, x + 80, 114.0]), t)
+        assert (u, v) == pytest.approx((x + 40, 180.5))
+    # Out from behind it: the bottom is back down, and the box is the person again.
+    _, v = fp.point(1, np.array([420, 0, 500, 196.0]), 3.0)
+    assert v == pytest.approx(196 - 0.05 * 196)
+
+
 def test_floor_point_behind_a_counter_scales_the_remembered_height_to_where_the_head_is() -> None:
     fp = FloorPoints(image_height=540)
     # The camera's people: whole boxes of height 0.8 (top − 20), so the horizon is at row 20.
@@ -532,6 +575,28 @@ def test_floor_point_of_someone_seen_stepping_out_from_behind_a_counter_trusts_t
     fp.point(2, np.array([600.0, 150.0, 660.0, 222.0]), 1.5)
     _, v = fp.point(2, np.array([600.0, 154.0, 660.0, 220.0]), 2.0)
     assert v == pytest.approx(154 + 0.95 * 0.8 * 134.0, abs=0.5)
+
+
+def test_floor_point_remembered_height_follows_the_heads_size_behind_a_counter() -> None:
+    fp = FloorPoints(image_height=540)  # no person-height plane: nothing learnt about the camera
+    head = np.array([400.0, 100.0, 430.0, 140.0])  # 40 px
+    fp.point(1, np.array([390, 100, 450, 340.0]), 0.0, head, "bare_head")  # whole: 240 px
+    fp.point(1, np.array([390, 100, 450, 220.0]), 0.5, head, "bare_head")  # behind a counter
+    # Walking away behind it: the head shrinks to 30 px, so the person to 180 px.
+    _, v = fp.point(1, np.array([390, 80, 440, 180.0]), 1.0, np.array([400.0, 80.0, 422.0, 110.0]), "bare_head")
+    assert v == pytest.approx(80 + 0.95 * 180.0, abs=0.5)
+    # A toque put on changes the head's box, not the distance: the height is not scaled by it.
+    _, v = fp.point(1, np.array([390, 80, 440, 180.0]), 1.5, np.array([398.0, 50.0, 424.0, 110.0]), "chef_hat")
+    assert v == pytest.approx(80 + 0.95 * 240.0, abs=0.5)
+
+
+def test_floor_point_someone_walking_away_near_the_camera_is_not_taken_for_hidden_legs() -> None:
+    fp = FloorPoints(image_height=540)
+    # Near the camera, walking away: the box shrinks a sixth from one sample to the next (the bottom rises 60 px,
+    # the top 20), and so does the head: that is distance, not a counter.
+    fp.point(1, np.array([400, 200, 500, 500.0]), 0.0, np.array([430.0, 200.0, 466.0, 248.0]), "bare_head")
+    _, v = fp.point(1, np.array([400, 180, 490, 430.0]), 1 / 3, np.array([428.0, 180.0, 458.0, 220.0]), "bare_head")
+    assert v == pytest.approx(430 - 0.05 * 250.0, abs=0.5)
 
 
 def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> None:

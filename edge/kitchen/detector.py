@@ -212,6 +212,7 @@ class KitchenDetector:
         p = self.params
         dets = self._dets
         matched = self.tracker.update(t, dets.persons, self._head_looks(dets), self._colours)
+        heads: dict[int, int] = {}
         if matched:
             # Unconfirmed tracks vote too. A sample the gate found unchanged votes again with the last run's
             # heads: nothing moved, so what was seen then is still there (a hat taken off by a person standing
@@ -221,8 +222,11 @@ class KitchenDetector:
                 vote = self._votes.setdefault(matched[i].track_id, HatVote(p.heads.window))
                 label, score, against = head_observation(dets.heads, hi)
                 vote.add(label, score, t, against)
-        for tr in matched:
-            self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t)
+        for i, tr in enumerate(matched):
+            head, head_label = None, None
+            if i in heads:
+                head, head_label = dets.heads.xyxy[heads[i]], str(dets.heads.labels[heads[i]])
+            self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t, head, head_label)
             past = self._boxes.setdefault(tr.track_id, deque())
             past.append((t, tr.box.copy()))
             while past and t - past[0][0] > p.rejudge_s:
