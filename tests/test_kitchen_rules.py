@@ -193,6 +193,23 @@ def test_hat_an_alarm_of_a_stay_the_person_left_does_not_silence_their_next_stay
     assert run_hat(rule, script) == [(0.0, 3.0, 1), (6.5, 9.5, 9)]
 
 
+def test_hat_someone_who_walked_over_to_where_a_raised_person_was_lost_is_raised_too() -> None:
+    def at(t_id: int, u: float, visible: bool = True, since: float = 0.0) -> PersonSample:
+        box = np.array([u - 30.0, 100.0 + 20 * t_id, u + 30.0, 300.0])  # two people: one a little further back
+        return PersonSample(t_id, box, (u, 290.0), frozenset({"prep-1"}), "no_hat", visible,  # type: ignore[arg-type]
+                            0.8, "bare_head", since)
+
+    rule = MissingHatRule(after_s=3.0)
+    # Person 1 raises at 3.0 at u = 130 and is lost from sight after 3.5; person 2, in view at u = 600 then,
+    # bare-headed since 3.0, walks over to where person 1 was: a second person, not person 1 re-found (a swap
+    # would have put track 2 there at once).
+    script = [(t, [at(1, 130.0)]) for t in samples(0.0, 2.5)]
+    script += [(t, [at(1, 130.0), at(2, 600.0, since=3.0)]) for t in samples(3.0, 3.5)]
+    script += [(t, [at(1, 130.0, visible=False), at(2, max(200.0, 600.0 - 230.0 * (t - 3.5)), since=3.0)])
+               for t in samples(4.0, 6.0)]
+    assert run_hat(rule, script) == [(0.0, 3.0, 1), (3.0, 6.0, 2)]
+
+
 def test_hat_stay_counts_from_the_first_sighting_before_the_track_is_confirmed() -> None:
     rule = MissingHatRule(after_s=3.0)
     unconfirmed = PersonSample(1, BOX, (130.0, 290.0), frozenset({"prep-1"}), "no_hat", True, 0.8, "bare_head",

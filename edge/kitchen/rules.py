@@ -240,7 +240,10 @@ class MissingHatRule:
 
         Not when this track was in view at another place when the other was last seen and has stayed there (it
         is nearer where it stood then than half the way to where the other was): two people seen at once, one
-        of whom walked behind the other, are two people; a swap moves this track over to where the other was."""
+        of whom walked behind the other, are two people; a swap moves this track over to where the other was.
+        Nor when this track was still farther than that radius from the place at its first sample after the
+        other was last seen: a swap jumps a track onto the other person at once, and a track seen walking over
+        afterwards is someone else who came there (a crowd of bare-headed cooks at a table)."""
         visible = {q.track_id for q in people if q.visible}
         for z, tid, _ in self._raised:
             if z != zone or tid == p.track_id or tid in visible:
@@ -251,11 +254,16 @@ class MissingHatRule:
             u, v, h = where
             if float(np.hypot(p.floor_uv[0] - u, p.floor_uv[1] - v)) > 0.5 * max(h, 1.0):
                 continue
-            then = self._seen_at.get(p.track_id, {}).get(self._last_seen_s.get(tid, -1.0))
+            seen = self._seen_at.get(p.track_id, {})
+            last = self._last_seen_s.get(tid, -1.0)
+            then = seen.get(last)
             if then is not None:
                 moved = float(np.hypot(p.floor_uv[0] - then[0], p.floor_uv[1] - then[1]))
                 if moved < 0.5 * float(np.hypot(then[0] - u, then[1] - v)):
                     continue  # stayed where it was while the other was still seen elsewhere
+                after = min((k for k in seen if k > last), default=None)
+                if after is not None and float(np.hypot(seen[after][0] - u, seen[after][1] - v)) > 0.5 * max(h, 1.0):
+                    continue  # was still elsewhere after the other was lost: it walked over, no swap
             return True
         return False
 
