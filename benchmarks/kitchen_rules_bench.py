@@ -291,7 +291,7 @@ def floor_point_agreement(truth_paths: list[Path], params: Any = None) -> dict[s
         w, h = truth["image_size"]
         zones = [z for z in scaled_zones(load_camera(tp.parent / truth["camera"]).zones, w, h, None)
                  if z.kind == "hat_required"]
-        fp = FloorPoints(params, image_height=h)
+        fp = FloorPoints(params, image_height=h, image_width=w)
         step = round(truth["fps"] / 3)
         for i in range(0, len(truth["frames"]), step):
             t = i / truth["fps"]

@@ -594,6 +594,42 @@ def test_floor_point_of_someone_seen_stepping_out_from_behind_a_counter_trusts_t
     assert v == pytest.approx(154 + 0.95 * 0.8 * 134.0, abs=0.5)
 
 
+def leaning_person(feet_u: float, k: float = 0.3, centre_u: float = 480.0) -> tuple[np.ndarray, np.ndarray]:
+    """A whole person whose feet are at column ``feet_u`` (bottom row 400) on a camera where the head sits
+    ``k · (feet_u − centre_u)`` beside the feet: their box spans head and feet, so its centre is half-way."""
+    lean = k * (feet_u - centre_u)
+    c = feet_u + lean / 2
+    box = np.array([c - 30 - abs(lean) / 2, 200.0, c + 30 + abs(lean) / 2, 400.0])
+    head = np.array([feet_u + lean - 15, 200.0, feet_u + lean + 15, 240.0])
+    return box, head
+
+
+def test_floor_point_learns_the_cameras_lean_and_puts_the_point_under_the_feet() -> None:
+    fp = FloorPoints(image_height=540, image_width=960)
+    box, head = leaning_person(800.0)
+    u, _ = fp.point(1, box, 0.0, head, "bare_head")
+    assert u == pytest.approx(848.0)  # the box's centre, 48 px beside the feet, until the lean is known
+    for k, feet in enumerate(np.linspace(100.0, 860.0, 12)):
+        b, h = leaning_person(float(feet))
+        fp.point(10 + k, b, 0.0, h, "bare_head")
+    assert fp.lean.slope == pytest.approx(0.3 / 1.15)  # lean / (box centre − centre column)
+    u, _ = fp.point(1, box, 0.5, head, "bare_head")
+    assert u == pytest.approx(800.0)
+    u, _ = fp.point(2, leaning_person(300.0)[0], 0.5)
+    assert u == pytest.approx(300.0)
+    assert fp.estimate(box) == pytest.approx((800.0, 390.0))  # the same, without the track's memory
+
+
+def test_floor_point_one_person_standing_still_teaches_no_lean() -> None:
+    # One pose repeated (an arm held out moves the box's centre, not the head): 30 looks at one place
+    fp = FloorPoints(image_height=540, image_width=960)
+    for k in range(30):
+        fp.point(1, np.array([400.0, 200.0, 500.0, 400.0]), k / 3, np.array([455.0, 200.0, 485.0, 240.0]),
+                 "bare_head")
+    assert fp.lean.slope is None
+    assert fp.point(1, np.array([400.0, 200.0, 500.0, 400.0]), 10.0)[0] == 450.0
+
+
 def test_floor_point_remembered_height_follows_the_heads_size_behind_a_counter() -> None:
     fp = FloorPoints(image_height=540)  # no person-height plane: nothing learnt about the camera
     head = np.array([400.0, 100.0, 430.0, 140.0])  # 40 px

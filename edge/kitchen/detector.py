@@ -161,7 +161,7 @@ class KitchenDetector:
         self._refs = {z.name: BinReference(z.mask(w, h), read_reference(z.reference, w, h), self.params.reference)
                       for z in self._zones if z.kind == "bin" and z.reference is not None}
         self.tracker = PersonTracker(self.params.tracker)
-        self._floor = FloorPoints(self.params.floor, h)
+        self._floor = FloorPoints(self.params.floor, h, w)
         self._floor_uv = {}
         self._boxes.clear()
         self._zones_was.clear()
