@@ -652,6 +652,27 @@ def test_floor_point_someone_walking_away_near_the_camera_is_not_taken_for_hidde
     assert v == pytest.approx(430 - 0.05 * 250.0, abs=0.5)
 
 
+def test_floor_point_of_someone_first_seen_behind_a_counter_goes_by_their_head() -> None:
+    fp = FloorPoints(image_height=540)  # too few boxes for a person-height plane
+    # The camera's people are 4 heads tall (bare heads; chef hats do not count, their box is the hat's).
+    for k in range(15):
+        h = 160.0 + 4 * k
+        fp.point(100 + k, np.array([100 + 30 * k, 100, 160 + 30 * k, 100 + h]), 0.0,
+                 np.array([115 + 30 * k, 100, 145 + 30 * k, 100 + h / 4]), "bare_head")
+        fp.point(200 + k, np.array([100 + 30 * k, 300, 160 + 30 * k, 350]), 0.0,
+                 np.array([115 + 30 * k, 300, 145 + 30 * k, 340]), "chef_hat")
+    assert fp.heads.ratio == pytest.approx(4.0)
+    # Someone first seen behind a counter, a 45 px head over a 110 px box: 180 px tall, legs hidden.
+    _, v = fp.point(1, np.array([400, 100, 460, 210.0]), 1.0, np.array([415, 100, 445, 145.0]), "bare_head")
+    assert v == pytest.approx(100 + 0.95 * 180.0, abs=0.5)
+    # A whole person a little shorter than the camera's average (170 px for a 45 px head) is their own box.
+    _, v = fp.point(2, np.array([600, 100, 660, 270.0]), 1.0, np.array([615, 100, 645, 145.0]), "bare_head")
+    assert v == pytest.approx(270 - 0.05 * 170.0, abs=0.5)
+    # In a chef hat the head says nothing: the box is the person.
+    _, v = fp.point(3, np.array([700, 100, 760, 210.0]), 1.0, np.array([715, 80, 745, 145.0]), "chef_hat")
+    assert v == pytest.approx(210 - 0.05 * 110.0, abs=0.5)
+
+
 def test_floor_point_of_a_box_cut_by_the_bottom_edge_is_below_the_picture() -> None:
     fp = FloorPoints(image_height=540)
     _, v = fp.point(1, np.array([100, 400, 160, 539.0]), 0.0)  # walking in under the camera: feet not in view
