@@ -29,7 +29,7 @@ from edge.kitchen.floor import FloorPoints
 from edge.kitchen.gate import MotionGate, watch_mask
 from edge.kitchen.heads import HatVote, HeadParams, assign_heads
 from edge.kitchen.rules import BinSample, MissingHatRule, PersonSample, UncoveredBinRule
-from edge.kitchen.tracker import PersonTracker
+from edge.kitchen.tracker import HEAD_CLASS, PersonTracker
 from edgewatch.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -400,7 +400,7 @@ def test_tracker_weak_box_only_extends_a_track() -> None:
 def test_tracker_gives_the_box_at_a_crossing_to_the_track_whose_head_it_has() -> None:
     # Person 1 (chef hat) and person 2 (bare head) stand side by side; then one of them is hidden behind the
     # other and a single box is seen, overlapping person 1's place more, with a bare head on it: person 2's.
-    hat, bare = np.array([1.0, -1.0]), np.array([-1.0])
+    hat, bare = np.array([HEAD_CLASS["chef_hat"], HEAD_CLASS["bare_head"]]), np.array([HEAD_CLASS["bare_head"]])
     crossing = (120, 100, 180, 300)
     tr = PersonTracker()
     for t in (0.0, 0.4, 0.8):
@@ -414,8 +414,18 @@ def test_tracker_gives_the_box_at_a_crossing_to_the_track_whose_head_it_has() ->
     # Someone alone who takes their hat off keeps their track: the heads only choose between candidates.
     tr = PersonTracker()
     for t in (0.0, 0.4, 0.8):
-        tr.update(t, boxes((100, 100, 160, 300)), np.array([1.0]))
+        tr.update(t, boxes((100, 100, 160, 300)), np.array([HEAD_CLASS["chef_hat"]]))
     assert [t.track_id for t in tr.update(1.2, boxes((104, 100, 164, 300)), bare)] == [1]
+
+
+def test_tracker_tells_a_cook_in_a_cap_from_a_bare_headed_one_at_a_crossing() -> None:
+    # Neither wears a chef hat: person 1 is bare-headed, person 2 wears a cap (other headwear). One box is seen
+    # at the crossing, overlapping person 1's place more, with a cap on it: person 2's.
+    bare, cap = HEAD_CLASS["bare_head"], HEAD_CLASS["other_headwear"]
+    tr = PersonTracker()
+    for t in (0.0, 0.4, 0.8):
+        tr.update(t, boxes((100, 100, 160, 300), (150, 100, 210, 300)), np.array([bare, cap]))
+    assert [t.track_id for t in tr.update(1.2, boxes((120, 100, 180, 300)), np.array([cap]))] == [2]
 
 
 def test_appearance_tells_two_people_apart_and_ignores_what_is_below_the_chest() -> None:
@@ -437,7 +447,7 @@ def test_tracker_gives_the_box_at_a_crossing_to_the_track_whose_colours_it_has()
     # person 1's place more, in blue: person 2 in front. Heads cannot tell (both bare); the colours can.
     img = np.full((400, 400, 3), 90, np.uint8)
     left, right, crossing = (100, 100, 160, 300), (150, 100, 210, 300), (120, 100, 180, 300)
-    bare2, bare1 = np.array([-1.0, -1.0]), np.array([-1.0])
+    bare2, bare1 = np.full(2, HEAD_CLASS["bare_head"]), np.full(1, HEAD_CLASS["bare_head"])
 
     def colours(rows: list[tuple[int, int, int, int]], bgr: list[tuple[int, int, int]]) -> Appearance:
         im = img.copy()

@@ -32,7 +32,7 @@ from edge.kitchen.floor import FloorParams, FloorPoints
 from edge.kitchen.gate import GateParams, MotionGate, watch_mask
 from edge.kitchen.heads import HatVote, HeadParams, assign_heads, head_observation
 from edge.kitchen.rules import Alarm, BinSample, MissingHatRule, PersonSample, UncoveredBinRule
-from edge.kitchen.tracker import PersonTracker, TrackerParams
+from edge.kitchen.tracker import HEAD_CLASS, PersonTracker, TrackerParams
 from edge.kitchen.zones import ZoneShape, scaled_zones
 
 log = logging.getLogger(__name__)
@@ -277,12 +277,12 @@ class KitchenDetector:
         return [self._event(a) for a in alarms]
 
     def _head_looks(self, dets: SceneDetections) -> np.ndarray:
-        """Per person box: +1 when the head paired with it is a chef hat, −1 when bare or other headwear, 0 when
-        none (the tracker's association cue when two people cross)."""
+        """Per person box: the class of the head paired with it (``HEAD_CLASS``: chef hat, bare head, other
+        headwear), 0 when none (the tracker's association cue when two people cross)."""
         looks = np.zeros(len(dets.persons))
         for i, hi in assign_heads(dets.persons.xyxy, dets.heads, self.params.heads).items():
             label, _, _ = head_observation(dets.heads, hi)
-            looks[i] = 1.0 if label == "chef_hat" else -1.0
+            looks[i] = HEAD_CLASS.get(label, 0.0)
         return looks
 
     def _in_zone_since(self, track_id: int, zones: list[ZoneShape]) -> dict[str, float]:

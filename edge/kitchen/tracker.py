@@ -10,11 +10,12 @@ Per sample:
    units of the track's box height (≤ ``max_centre_dist``), when the heights agree within ``max_height_ratio``:
    ByteTrack assumes 25–30 fps, but at 2–5 samples a second a walking person moves most of a body width
    between samples and the boxes of one person may not overlap enough.
-   In stages 2–4 a detection whose head disagrees with the track's recent heads (a chef hat seen on a box for
-   a track whose last ``hat_window`` heads were all bare, or the reverse) costs ``hat_penalty`` more (IoU
-   units; in stage 4 height units): when two people cross, the one box seen at the crossing goes to the track
-   whose head it has. It only chooses between pairs that pass the stage's gate, so someone alone who takes
-   their hat off keeps their track.
+   In stages 2–4 a detection whose head disagrees with the track's recent heads (a head class — chef hat,
+   bare head, other headwear such as a cap or a bandana — other than the one the track's last ``hat_window``
+   heads all had) costs ``hat_penalty`` more (IoU units; in stage 4 height units): when two people cross, the
+   one box seen at the crossing goes to the track whose head it has, a cook in a cap and a bare-headed one as
+   much as a cook in a hat and one without. It only chooses between pairs that pass the stage's gate, so
+   someone alone who takes their hat off keeps their track.
    Likewise, when the colour frame is given, a detection costs ``colour_penalty`` times the Bhattacharyya
    distance between its colours (:mod:`edge.kitchen.appearance`: the upper part of the box) and the track's
    running average of them: two bare-headed cooks crossing differ in hair, skin and clothes. A small weight: it
@@ -38,6 +39,9 @@ from edge.kitchen.appearance import Appearance, bhattacharyya
 from edge.kitchen.detections import Boxes
 from models.postprocess import box_iou
 
+HEAD_CLASS = {"chef_hat": 1.0, "bare_head": 2.0, "other_headwear": 3.0}
+"""Codes of the head classes in the tracker's head looks (0: no head paired)."""
+
 
 @dataclass(frozen=True)
 class TrackerParams:
@@ -56,9 +60,9 @@ class TrackerParams:
     max_predict_s: float = 1.0
     """Boxes are extrapolated at most this far ahead (a lost person has usually stopped or turned)."""
     hat_penalty: float = 0.5
-    """Association cost of a detection whose head disagrees with the track's recent heads."""
+    """Association cost of a detection whose head class differs from the track's recent heads'."""
     hat_window: int = 3
-    """A track has a hat state for association when its last this many head looks (one per matched detection
+    """A track has a head class for association when its last this many head looks (one per matched detection
     with a head) all agree."""
     colour_penalty: float = 0.5
     """Association cost per unit of Bhattacharyya distance between a detection's colours and the track's; 0
@@ -80,15 +84,16 @@ class PersonTrack:
     confirmed: bool = False
     born_s: float = 0.0
     heads: list[float] = field(default_factory=list)
-    """Head looks of the last matched detections (+1 chef hat, −1 bare or other headwear), newest last."""
+    """Head classes of the last matched detections (``HEAD_CLASS`` codes), newest last."""
     colour: np.ndarray | None = None
     """Running average of the colour histograms of the matched detections (:mod:`edge.kitchen.appearance`)."""
 
-    def hat_sign(self, window: int) -> float:
-        """+1 when the last ``window`` heads were all chef hats, −1 when all bare, else 0 (unknown or mixed)."""
-        if len(self.heads) < window or abs(sum(self.heads[-window:])) < window:
+    def head_class(self, window: int) -> float:
+        """The head class of the last ``window`` heads when they all had it, else 0 (unknown or mixed)."""
+        last = self.heads[-window:]
+        if len(last) < window or any(x != last[0] for x in last):
             return 0.0
-        return float(np.sign(self.heads[-1]))
+        return last[0]
 
     def predict(self, t_s: float, max_s: float) -> np.ndarray:
         return self.box + self.velocity * min(max(0.0, t_s - self.t_s), max_s)
@@ -109,7 +114,7 @@ class PersonTracker:
     def update(self, t_s: float, persons: Boxes, heads: np.ndarray | None = None,
                colours: Appearance | None = None) -> list[PersonTrack]:
         """Associate this sample's boxes; returns the tracks matched now (confirmed or not). ``heads``: per
-        person box, +1 when its head is a chef hat, −1 when bare (or other headwear), 0 when none was paired;
+        person box, the ``HEAD_CLASS`` code of its head, 0 when none was paired;
         ``colours``: per person box, its colour histogram (none: the cue is not used)."""
         p = self.params
         self.tracks = [tr for tr in self.tracks if t_s - tr.t_s <= p.max_lost_s]
@@ -179,10 +184,10 @@ class PersonTracker:
         return cost + p.colour_penalty * np.where(have_t[:, None] & have_d[None, :], dist, 0.0)
 
     def _disagree(self, pool: list[PersonTrack], looks: np.ndarray) -> np.ndarray:
-        """(tracks, detections): 1 where the detection's head contradicts the track's recent heads."""
+        """(tracks, detections): 1 where the detection's head class contradicts the track's recent heads'."""
         window = self.params.hat_window
-        signs = np.array([tr.hat_sign(window) for tr in pool])
-        return (signs[:, None] * looks[None, :] < 0).astype(float)
+        classes = np.array([tr.head_class(window) for tr in pool])
+        return ((classes[:, None] != 0) & (looks[None, :] != 0) & (classes[:, None] != looks[None, :])).astype(float)
 
     def _match_by_distance(self, t_s: float, pool: list[PersonTrack], boxes: np.ndarray, scores: np.ndarray,
                            looks: np.ndarray, idx: np.ndarray, matched: list[PersonTrack]) -> np.ndarray:
