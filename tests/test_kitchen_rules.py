@@ -678,6 +678,9 @@ def test_floor_point_of_someone_first_seen_behind_a_counter_goes_by_their_head()
     # A whole person a little shorter than the camera's average (170 px for a 45 px head) is their own box.
     _, v = fp.point(2, np.array([600, 100, 660, 270.0]), 1.0, np.array([615, 100, 645, 145.0]), "bare_head")
     assert v == pytest.approx(270 - 0.05 * 170.0, abs=0.5)
+    # Someone 13 % hidden (a 156 px box for a 45 px head): whole people are at least 0.94 of the camera's ratio.
+    _, v = fp.point(4, np.array([800, 100, 860, 256.0]), 1.0, np.array([815, 100, 845, 145.0]), "bare_head")
+    assert v == pytest.approx(100 + 0.95 * 180.0, abs=0.5)
     # In a chef hat the head says nothing: the box is the person.
     _, v = fp.point(3, np.array([700, 100, 760, 210.0]), 1.0, np.array([715, 80, 745, 145.0]), "chef_hat")
     assert v == pytest.approx(210 - 0.05 * 110.0, abs=0.5)
