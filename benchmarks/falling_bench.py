@@ -58,15 +58,21 @@ class SceneResult:
     seconds: float = 0.0
 
 
-def _truth_track(throw: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    pts = [p for p in throw["track"] if p.get("visible", True)]
+def _truth_track(throw: dict[str, Any], visible_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    pts = [p for p in throw["track"] if p.get("visible", True) or not visible_only]
     return np.array([p["t"] for p in pts]), np.array([[p["u"], p["v"]] for p in pts])
 
 
 def _truth_at(t: np.ndarray, throw: dict[str, Any], fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """The throw's visible truth position nearest in time to each of ``t`` (M, 2), and whether one is within
-    0.6 frame intervals (M,)."""
-    tt, tuv = _truth_track(throw)
+    """The throw's truth position nearest in time to each of ``t`` (M, 2), and whether one is within 0.6 frame
+    intervals (M,).
+
+    Every drawn position counts, visible or not: an event is matched to a throw by where the object was. The
+    generator's ``visible`` flag (inside the frame, more than a quarter of a pixel covered, not behind a tree)
+    marks a stone of 1–2 px as hidden for most of its fall, while it still changes its pixels enough to be
+    tracked; an event that followed it there was once counted as a false alarm and its throw as missed
+    (``falling_4000_039``, 2026-12-07)."""
+    tt, tuv = _truth_track(throw, visible_only=False)
     if tt.size == 0:
         return np.zeros((t.size, 2)), np.zeros(t.size, bool)
     idx = np.clip(np.searchsorted(tt, t), 0, tt.size - 1)
