@@ -51,6 +51,9 @@ class SceneResult:
     points: list[dict[str, Any]] = field(default_factory=list)
     """Per detected throw (with ``--point-errors``): its event's track points beside the truth (see
     :func:`_point_record`)."""
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    """With ``--verdicts``: every track validation that reached the metric fit (accepted or not), its figures
+    and whether it lay on a throw (see :func:`_verdict_record`)."""
     naive_events: int = 0
     naive_false_alarms: int = 0
     naive_detected: int = 0
@@ -186,12 +189,64 @@ def _point_record(track: Any, verdict: Any, prefix_keys: set[tuple[float, float,
     return out
 
 
+def _verdict_record(track: Any, verdict: Any, throws: list[dict[str, Any]], fps: float) -> dict[str, Any]:
+    """One validation's figures, and the throw the track lay on (the one with most of its points on the truth,
+    as a fraction of the track's points; ``throw`` None when under half of them lie on any)."""
+    t, uv = track.arrays()
+    on = [(_on_truth(t, uv, th, fps), th) for th in throws]
+    best, throw = max(on, key=lambda x: x[0], default=(0, None))
+    rel = verdict.release
+    keep = verdict.keep if verdict.keep is not None else np.ones(len(track), bool)
+    out: dict[str, Any] = {
+        "t": [round(float(t[0]), 3), round(float(t[-1]), 3)], "points": len(track), "kept": int(keep.sum()),
+        "uv": [[round(float(uv[0, 0]), 1), round(float(uv[0, 1]), 1)], [round(float(uv[-1, 0]), 1),
+                                                                        round(float(uv[-1, 1]), 1)]],
+        "accepted": bool(verdict.accepted), "reason": verdict.reason, "confidence": verdict.confidence,
+        "image_rms_px": round(float(verdict.rms_px), 3), "accel_ratio": round(float(verdict.accel_ratio), 3),
+        "blob_px": round(float(np.sqrt(np.median(track.area))), 2),
+        "on_truth": round(best / len(track), 3), "throw": throw["id"] if throw is not None and best >= 0.5 * len(
+            track) else None,
+        "truth_floor": throw["floor"] if throw is not None and best >= 0.5 * len(track) else None,
+    }
+    if rel is not None:
+        out["release"] = rel.to_json()
+    return out
+
+
+def falling_params(overrides: tuple[str, ...] = (), **top: Any) -> Any:
+    """``FallingParams`` with ``overrides`` applied: ``"motion.rain_filter=true"``, ``"validation.min_points=10"``
+    (a field of FallingParams or of one of its parts; the value is parsed as the field's current type)."""
+    from dataclasses import replace
+
+    from edge.falling.detector import FallingParams
+
+    params = FallingParams(**top)
+    for item in overrides:
+        key, _, text = item.partition("=")
+        path = key.strip().split(".")
+        if not text or len(path) > 2:
+            raise SystemExit(f"--param {item!r}: expected PART.FIELD=VALUE or FIELD=VALUE")
+        owner = getattr(params, path[0]) if len(path) == 2 else params
+        field_name = path[-1]
+        if not hasattr(owner, field_name):
+            raise SystemExit(f"--param {item!r}: {type(owner).__name__} has no field {field_name!r}")
+        current = getattr(owner, field_name)
+        if isinstance(current, bool):
+            value: Any = text.strip().lower() in {"1", "true", "yes", "on"}
+        else:
+            value = type(current)(text)
+        owner = replace(owner, **{field_name: value})
+        params = replace(params, **{path[0]: owner}) if len(path) == 2 else owner
+    return params
+
+
 def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False,
                    explain: bool = False, look_back: bool = True, point_errors: bool = False,
-                   measure_again: bool = True) -> SceneResult:
+                   measure_again: bool = True, verdicts: bool = False,
+                   overrides: tuple[str, ...] = ()) -> SceneResult:
     from calibration import load_calibration
     from calibration.naive import naive_release
-    from edge.falling.detector import FallingDetector, FallingParams
+    from edge.falling.detector import FallingDetector
     from edge.frames import decode_frames, open_video
 
     truth_file = Path(truth_path)
@@ -200,7 +255,8 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
     cal = load_calibration(base / truth["calibration"]) if calibrated else None
     fps = float(truth["fps"])
     res = SceneResult(truth["name"], float(truth["duration_s"]), list(truth["distractors"]), len(truth["throws"]))
-    det = FallingDetector(truth["name"], cal, FallingParams(look_back=look_back, measure_again=measure_again))
+    det = FallingDetector(truth["name"], cal, falling_params(overrides, look_back=look_back,
+                                                            measure_again=measure_again))
     rejected: list[tuple[np.ndarray, np.ndarray, str]] = []
     if explain:
         det.on_rejected = lambda tr, v: rejected.append((*tr.arrays(), v.reason))
@@ -223,6 +279,17 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
 
         det._event = _event  # type: ignore[method-assign]
         det._with_prefix = _with_prefix  # type: ignore[method-assign]
+    validated: list[tuple[Any, Any]] = []
+    if verdicts:
+        validate = det._validate
+
+        def _validate(track: Any) -> Any:
+            verdict = validate(track)
+            if verdict.release is not None:
+                validated.append((track, verdict))
+            return verdict
+
+        det._validate = _validate  # type: ignore[method-assign]
     t0 = time.perf_counter()
     container = open_video(base / truth["video"])
     last_t = 0.0
@@ -266,6 +333,12 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
                 "d_physics": _diff(names, hit["floor"], rel.floor if rel else None),
                 "d_naive": _diff(names, hit["floor"], baseline.floor if baseline else None),
             })
+    seen: set[tuple[float, float, int, bool]] = set()
+    for track, verdict in validated:
+        key = (round(track.t[0], 3), round(track.t[-1], 3), len(track), bool(verdict.accepted))
+        if key not in seen:
+            seen.add(key)
+            res.verdicts.append(_verdict_record(track, verdict, truth["throws"], fps))
     if explain:
         res.misses = [_explain_miss(th, fps, rejected, unmatched) for th in truth["throws"]
                       if th["id"] not in res.detected]
@@ -396,7 +469,7 @@ def _count(items: list[str]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _eval(args: tuple[str, bool, bool, bool, bool, bool, bool]) -> SceneResult:
+def _eval(args: tuple[str, bool, bool, bool, bool, bool, bool, bool, tuple[str, ...]]) -> SceneResult:
     return evaluate_scene(*args)
 
 
@@ -423,7 +496,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--point-errors", action="store_true",
                     help="compare every point of each detected throw's track with the truth at its time and print "
                          "the error distributions (with --json, the points too)")
+    ap.add_argument("--verdicts", action="store_true",
+                    help="with --json, record every track validation that reached the metric fit (accepted or "
+                         "not), its figures and the throw it lay on: the data for judging a validation rule")
+    ap.add_argument("--param", action="append", default=[], metavar="PART.FIELD=VALUE",
+                    help="run with a detector parameter changed, e.g. motion.rain_filter=false or "
+                         "validation.min_points=10 (repeatable; recorded in the summary)")
     args = ap.parse_args(argv)
+    falling_params(tuple(args.param))  # a wrong name fails here, before any scene is generated
     if args.quick:
         args.count, args.isolation = 12, 1
     w, h = (int(x) for x in args.size.lower().split("x"))
@@ -436,9 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     calibrated = not args.uncalibrated
     look_back = not args.no_look_back
     measure_again = not args.no_measure_again
-    jobs = ([(str(p), calibrated, args.naive, args.explain, look_back, args.point_errors, measure_again)
-             for p in main_set]
-            + [(str(p), calibrated, False, False, look_back, False, measure_again) for p in iso_set])
+    overrides = tuple(args.param)
+    jobs = ([(str(p), calibrated, args.naive, args.explain, look_back, args.point_errors, measure_again,
+              args.verdicts, overrides) for p in main_set]
+            + [(str(p), calibrated, False, False, look_back, False, measure_again, args.verdicts, overrides)
+               for p in iso_set])
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers) as pool:
         results = []
@@ -453,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         "calibrated": calibrated,
         "look_back": look_back,
         "measure_again": measure_again,
+        "params": list(args.param),
         "size": args.size,
         "main": summarise(main_res, f"{len(main_res)} scenes, seed {args.seed}"),
         "isolation": {kind: sum(len(r.false_alarms) for r in iso_res if r.distractors == [kind])
