@@ -11,8 +11,9 @@ The track is the flight run forward from ``(p₀, v₀)``; the **release** ``(p_
 backward for ``T``.
 
 1. **MAP fit.** Minimise ``½ Σ ρ(|r_i|²/σ²) + ½ Σ prior²`` (soft-L1 ``ρ`` against detector glitches) where the
-   priors are what we know about releases: ``y_r`` in the facade zone ``[−2.5, 0]`` m (soft edges), a hand's
-   velocity (horizontal σ 2 m/s, never into the building; vertical 0.3 ± 1.5 m/s), terminal speed roughly
+   priors are what we know about releases: ``y_r`` in the facade zone ``[−2.5, 0]`` m and ``x_r`` within the
+   facade's columns (soft edges), a hand's velocity (horizontal σ 2 m/s, never into the building; vertical
+   0.3 ± 1.5 m/s), terminal speed roughly
    log-uniform over 8–80 m/s, ``z_r`` under the roof, ``c ~ N(0, I)``. With gravity known, the vertical velocity
    at the first detection says how long the object has already fallen, and a small release velocity turns that
    into how far above the first detection the release was — the strongest constraint there is. Gravity also
@@ -75,6 +76,10 @@ class ReleasePrior:
     """Nearest release: the facade plane (a window)."""
     y_soft_m: float = 0.3
     """Gaussian fall-off outside ``[y_min_m, y_max_m]``: fit error and odd facades."""
+    x_soft_m: float = 0.5
+    """Gaussian fall-off of the release outside the calibrated facade along it (``x`` beyond its columns; no
+    bound when the calibration has none): things are thrown from the facade's windows and balconies, not from
+    the air beside the building."""
     horizontal_speed_sigma_m_s: float = 2.0
     """Scale of the prior on each horizontal release velocity component (a push or a throw, not a cannon)."""
     inward_speed_sigma_m_s: float = 0.3
@@ -241,6 +246,9 @@ class _Problem:
     gravity: float
     sigma_rot_rad: float = 0.0
     sigma_focal: float = 0.0
+    x_lo_m: float = -math.inf
+    x_hi_m: float = math.inf
+    """The facade's extent along x (its columns): the release prior's soft walls."""
 
     @property
     def pinhole_no_distortion(self) -> bool:
@@ -285,11 +293,12 @@ class _Problem:
 
     def prior_residuals(self, psi: FloatArray, rel: FloatArray) -> FloatArray:
         p = self.prior
-        y, z, vx, vy, vz, s = rel[:, 1], rel[:, 2], rel[:, 3], rel[:, 4], rel[:, 5], psi[:, _S]
+        x, y, z, vx, vy, vz, s = rel[:, 0], rel[:, 1], rel[:, 2], rel[:, 3], rel[:, 4], rel[:, 5], psi[:, _S]
         lo_s, hi_s = math.log(p.terminal_speed_min_m_s), math.log(p.terminal_speed_max_m_s)
         out = np.stack(
             [
                 (np.maximum(p.y_min_m - y, 0.0) + np.maximum(y - p.y_max_m, 0.0)) / p.y_soft_m,
+                _beside(x, self.x_lo_m, self.x_hi_m) / p.x_soft_m,
                 vx / p.horizontal_speed_sigma_m_s,
                 vy / p.horizontal_speed_sigma_m_s,
                 np.maximum(vy, 0.0) / p.inward_speed_sigma_m_s,
@@ -488,14 +497,27 @@ def _plane_start(cam: Camera, tau_s: FloatArray, uv: FloatArray, gravity: float,
     return np.concatenate([coef[0], coef[1]])
 
 
-def _release_prior_log(states: FloatArray, prior: ReleasePrior) -> FloatArray:
+def _beside(x: FloatArray, x_lo_m: float, x_hi_m: float) -> FloatArray:
+    """How far ``x`` lies beyond ``[x_lo_m, x_hi_m]`` (0 inside; an infinite bound is no bound)."""
+    out = np.zeros_like(x)
+    if math.isfinite(x_lo_m):
+        out += np.maximum(x_lo_m - x, 0.0)
+    if math.isfinite(x_hi_m):
+        out += np.maximum(x - x_hi_m, 0.0)
+    return out
+
+
+def _release_prior_log(states: FloatArray, prior: ReleasePrior, x_lo_m: float = -math.inf,
+                       x_hi_m: float = math.inf) -> FloatArray:
     """Release prior of backward states ``(M, J, 6)`` (position and hand velocity only), −inf where impossible."""
-    y = states[..., 1]
-    outside = np.maximum(prior.y_min_m - y, 0.0) + np.maximum(y - prior.y_max_m, 0.0)
+    x, y = states[..., 0], states[..., 1]
     sh = prior.horizontal_speed_sigma_m_s
     with np.errstate(over="ignore", invalid="ignore"):
+        outside = np.maximum(prior.y_min_m - y, 0.0) + np.maximum(y - prior.y_max_m, 0.0)
+        beside = _beside(x, x_lo_m, x_hi_m)
         logw = (
             -0.5 * (outside / prior.y_soft_m) ** 2
+            - 0.5 * (beside / prior.x_soft_m) ** 2
             - 0.5 * (states[..., 3] / sh) ** 2
             - 0.5 * (states[..., 4] / sh) ** 2
             - 0.5 * ((states[..., 5] - prior.vertical_speed_mean_m_s) / prior.vertical_speed_sigma_m_s) ** 2
@@ -532,7 +554,7 @@ def _start_points(prob: _Problem, g: float, n_starts: int = 6) -> FloatArray | N
     first = np.repeat(np.array(firsts), len(speeds), axis=0)
     s = np.tile(speeds, len(firsts))
     paths = _back_paths(first, s, prob.prior, g)
-    logw = _release_prior_log(paths, prob.prior)
+    logw = _release_prior_log(paths, prob.prior, prob.x_lo_m, prob.x_hi_m)
     j = np.argmax(np.where(np.isfinite(logw), logw, -1e300), axis=1)
     cand = np.column_stack([first, j * _BACK_STEP_S, s, np.zeros((len(first), N_PARAMS - 8))])  # no wind, no cal error
     inf = np.full(len(cand), np.inf)
@@ -614,6 +636,9 @@ def _prepare(
 ) -> tuple[_Problem, float, _Fits] | None:
     cam = cal.camera if isinstance(cal, FacadeCalibration) else cal
     roof = cal.roof_m if isinstance(cal, FacadeCalibration) else 1e4
+    columns = cal.columns if isinstance(cal, FacadeCalibration) else []
+    x_lo = min((c.x_min for c in columns), default=-math.inf)
+    x_hi = max((c.x_max for c in columns), default=math.inf)
     t_arr, uv_arr = _clean_track(t_s, uv)
     if len(t_arr) < MIN_TRACK_POINTS or t_arr[-1] - t_arr[0] < MIN_TRACK_SPAN_S:
         return None
@@ -622,7 +647,7 @@ def _prepare(
     unc = cal.uncertainty if isinstance(cal, FacadeCalibration) else None
     sig_rot = math.radians(unc.rotation_deg) if unc else 0.0
     sig_f = unc.focal_rel if unc else 0.0
-    prob = _Problem(cam, tau, uv_arr, sigma, prior, roof, g, sig_rot, sig_f)
+    prob = _Problem(cam, tau, uv_arr, sigma, prior, roof, g, sig_rot, sig_f, x_lo_m=x_lo, x_hi_m=x_hi)
     starts = _start_points(prob, g)
     if starts is None:
         return None
@@ -811,6 +836,8 @@ def estimate_release(
     norm = sum(floor_probs.values())
     floor_probs = {k: p / norm for k, p in floor_probs.items()}
     x, y, z = (float(c) for c in rel[:3])
+    n_pix = 2 * fit.n_points
+    r_best = modes.r[best]
     return ReleaseEstimate(
         floor=names[top],
         column=cal.column_at(x),
@@ -831,6 +858,10 @@ def estimate_release(
             "pixel_sigma_px": round(prob.sigma_px, 2),
             "calibration_error_sigma": [round(float(c), 2) for c in psi[N_FLIGHT:]],
             "wind_m_s": [round(float(c), 2) for c in psi[_W]],
+            # The best flight's cost split into its parts (½ Σ r², whitened): how well it reproduces the pixels,
+            # and how far it had to stretch what is assumed of releases (hand speed, facade zone, drag, wind).
+            "cost_pixels": round(0.5 * float(r_best[:n_pix] @ r_best[:n_pix]), 3),
+            "cost_prior": round(0.5 * float(r_best[n_pix:] @ r_best[n_pix:]), 3),
         },
     )
 

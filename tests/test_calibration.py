@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from calibration import CalibrationError, FacadeCalibration, load_calibration, save_calibration
-from calibration.backproject import ReleaseEstimate, estimate_release
+from calibration.backproject import DEFAULT_PRIOR, ReleaseEstimate, estimate_release
 from calibration.ballistics import positions_at, track_and_release
 from calibration.camera import rotation_matrix, rotation_vector
 from calibration.fit import CalibrationPoints, fit_calibration
@@ -405,6 +405,20 @@ def test_short_track_gives_wider_uncertainty_never_a_confident_wrong_floor(cal: 
     assert short.floor_probabilities.get("12", 0.0) >= 0.05
     if short.floor != "12":
         assert max(short.floor_probabilities.values()) < 0.7
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_a_release_near_the_facade_end_stays_on_the_facade(cal: FacadeCalibration, seed: int) -> None:
+    # Tossed sideways from column E's window (x 19.6 of a facade that ends at 20 m) on storey 12, first seen 0.9 s
+    # later for 10 frames. Without the facade's extent the fit may start the flight in the air beside the
+    # building, higher up; the columns' extent is part of the release prior (ReleasePrior.x_soft_m).
+    t, uv = _track(cal, [19.6, -1.0, 34.2], [1.5, -1.0, 0.5], 0.9, 10, 0.7, seed)
+    with_extent = estimate_release(cal, t, uv)
+    without = estimate_release(cal.model_copy(update={"columns": []}), t, uv)
+    assert with_extent is not None and without is not None
+    assert without.x > 20.0 and without.floor == "13"  # the fit this prior corrects
+    assert with_extent.x <= 20.0 + 2 * DEFAULT_PRIOR.x_soft_m
+    assert (with_extent.floor, with_extent.column) == ("12", "E")
 
 
 def test_unusable_track_returns_none(cal: FacadeCalibration) -> None:
