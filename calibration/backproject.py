@@ -418,17 +418,22 @@ def _levenberg_marquardt(
             break
         idx = np.nonzero(active)[0]
         Ja, ra, pa = J[idx], r[idx], phi[idx]
-        A = np.einsum("bri,brj->bij", Ja, Ja)
-        g = np.einsum("bri,br->bi", Ja, ra)
-        d = np.einsum("bii->bi", A) + 1e-9
-        # A bound that is active and pushed against stays put: drop that coordinate from the step.
-        pinned = ((pa <= lo[idx]) & (g > 0)) | ((pa >= hi[idx]) & (g < 0))
-        A = np.where(pinned[:, :, None] | pinned[:, None, :], 0.0, A)
-        gp = np.where(pinned, 0.0, g)
-        step = -np.linalg.solve(A + eye * (lam[idx, None] * d + pinned)[:, None, :], gp[..., None])[..., 0]
-        trial = np.clip(pa + step, lo[idx], hi[idx])
-        dx = trial - pa
-        predicted = -(np.einsum("bi,bi->b", gp, dx) + 0.5 * np.einsum("bi,bij,bj->b", dx, A, dx))
+        # Far out in a flat valley (a terminal speed at its bound, a release far behind the camera) J can
+        # overflow: the step is then NaN, its trial cost not finite and the step rejected (more damping), and
+        # a step whose model gain is not finite counts as predicted badly (rho 0).
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = np.einsum("bri,brj->bij", Ja, Ja)
+            g = np.einsum("bri,br->bi", Ja, ra)
+            d = np.einsum("bii->bi", A) + 1e-9
+            # A bound that is active and pushed against stays put: drop that coordinate from the step.
+            pinned = ((pa <= lo[idx]) & (g > 0)) | ((pa >= hi[idx]) & (g < 0))
+            A = np.where(pinned[:, :, None] | pinned[:, None, :], 0.0, A)
+            gp = np.where(pinned, 0.0, g)
+            step = -np.linalg.solve(A + eye * (lam[idx, None] * d + pinned)[:, None, :], gp[..., None])[..., 0]
+            trial = np.clip(pa + step, lo[idx], hi[idx])
+            dx = trial - pa
+            predicted = -(np.einsum("bi,bi->b", gp, dx) + 0.5 * np.einsum("bi,bij,bj->b", dx, A, dx))
+        predicted = np.where(np.isfinite(predicted), predicted, np.inf)
         r_t, J_t = prob.with_jacobian(trial, zl[idx], zh[idx])
         with np.errstate(over="ignore", invalid="ignore"):
             cost_t = 0.5 * np.sum(r_t * r_t, axis=1)
@@ -785,10 +790,11 @@ def estimate_release(
     for k in range(len(grid)):
         Jd, rd = prof.J[k, :n_res], prof.r[k, :n_res]
         jw, rw = prof.J[k, n_res], float(prof.r[k, n_res])
-        cost = 0.5 * float(rd @ rd) / temp + 0.5 * rw * rw
-        H = Jd.T @ Jd / temp + np.outer(jw, jw) + np.eye(N_PARAMS) * 1e-9
-        sign, logdet = np.linalg.slogdet(H)
-        if np.isfinite(cost) and sign > 0:
+        with np.errstate(over="ignore", invalid="ignore"):  # a profile point whose fit ran off has no density
+            cost = 0.5 * float(rd @ rd) / temp + 0.5 * rw * rw
+            H = Jd.T @ Jd / temp + np.outer(jw, jw) + np.eye(N_PARAMS) * 1e-9
+            sign, logdet = np.linalg.slogdet(H)
+        if np.isfinite(cost) and np.isfinite(logdet) and sign > 0:
             logp[k] = -cost
             half_logdet[k] = 0.5 * logdet
     # The Laplace volume jumps where neighbouring profile points land on different branches of a flat valley
