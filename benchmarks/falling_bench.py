@@ -311,7 +311,14 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
         hit = next((th for th in truth["throws"] if th["id"] not in res.detected and _matches(ev_t, ev_uv, th, fps)),
                    None)
         if hit is None:
-            res.false_alarms.append({"t": round(float(ev_t[0]), 2), "blame": _blame(truth, ev_t[0], ev_t[-1])})
+            res.false_alarms.append({
+                "t": round(float(ev_t[0]), 2), "blame": _blame(truth, ev_t[0], ev_t[-1]),
+                # what the event itself says, to read a false alarm without running its scene again
+                "t_end": round(float(ev_t[-1]), 2), "points": len(ev_t), "confidence": round(ev.confidence, 3),
+                "uv": [[round(float(c), 1) for c in ev_uv[0]], [round(float(c), 1) for c in ev_uv[-1]]],
+                "floor": ev.release.floor if ev.release else None,
+                "rms_px": (ev.physics or {}).get("rms_px"),
+            })
             unmatched.append((ev_t, ev_uv))
             continue
         res.detected.append(hit["id"])

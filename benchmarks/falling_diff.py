@@ -54,8 +54,8 @@ class Diff:
     summary: list[tuple[str, str, str]] = field(default_factory=list)
     gained: list[Throw] = field(default_factory=list)
     lost: list[Throw] = field(default_factory=list)
-    new_alarms: list[tuple[str, float, str]] = field(default_factory=list)
-    gone_alarms: list[tuple[str, float, str]] = field(default_factory=list)
+    new_alarms: list[Alarm] = field(default_factory=list)
+    gone_alarms: list[Alarm] = field(default_factory=list)
     storeys: list[StoreyChange] = field(default_factory=list)
     isolation: list[tuple[str, int, int]] = field(default_factory=list)
 
@@ -97,8 +97,30 @@ def _throw(scene: str, throw: int, found_in: dict[str, Any], missed_in: dict[str
     return Throw(scene, throw, floor, (miss or {}).get("kind"), (miss or {}).get("category"))
 
 
+@dataclass
+class Alarm:
+    scene: str
+    t: float
+    blame: str
+    detail: str = ""
+    """The event's own figures when the report has them (span, points, confidence, storey)."""
+
+
+def _alarm(name: str, fa: dict[str, Any]) -> Alarm:
+    parts = []
+    if "t_end" in fa:
+        parts.append(f"to {fa['t_end']:.2f} s")
+    if "points" in fa:
+        parts.append(f"{fa['points']} points")
+    if fa.get("confidence") is not None:
+        parts.append(f"confidence {fa['confidence']:.3f}")
+    if fa.get("floor") is not None:
+        parts.append(f"storey {fa['floor']}")
+    return Alarm(name, float(fa["t"]), str(fa.get("blame", "")), ", ".join(parts))
+
+
 def _alarm_changes(name: str, before: list[dict[str, Any]],
-                   after: list[dict[str, Any]]) -> tuple[list[tuple[str, float, str]], list[tuple[str, float, str]]]:
+                   after: list[dict[str, Any]]) -> tuple[list[Alarm], list[Alarm]]:
     """False alarms of one scene present after only, and before only (each matched at most once)."""
     left = list(before)
     new = []
@@ -107,8 +129,8 @@ def _alarm_changes(name: str, before: list[dict[str, Any]],
         if same is not None and abs(same["t"] - fa["t"]) <= SAME_ALARM_S:
             left.remove(same)
         else:
-            new.append((name, float(fa["t"]), str(fa.get("blame", ""))))
-    return new, [(name, float(b["t"]), str(b.get("blame", ""))) for b in left]
+            new.append(_alarm(name, fa))
+    return new, [_alarm(name, b) for b in left]
 
 
 def _figure(main: dict[str, Any], key: str) -> str:
@@ -183,7 +205,8 @@ def render(diff: Diff, before_name: str, after_name: str) -> str:
                           (f"false alarms of {before_name} only", diff.gone_alarms)):
         out.append("")
         out.append(f"{title} ({len(alarms)})")
-        out += [f"  {name} {t:.2f} s (blamed on {blame or '?'})" for name, t, blame in alarms]
+        out += [f"  {a.scene} {a.t:.2f} s{', ' + a.detail if a.detail else ''} (blamed on {a.blame or '?'})"
+                for a in alarms]
     closer = [_closer(c) for c in diff.storeys]
     out.append("")
     out.append(f"storey changed on throws both found ({len(diff.storeys)}: {closer.count('better')} closer to the "

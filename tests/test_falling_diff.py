@@ -25,7 +25,8 @@ def _report(scenes: list[dict[str, Any]], iso_birds: int = 0, detected: int = 0)
 def _scene(name: str, detected: list[int], floors: list[dict[str, Any]], alarms: list[float],
            misses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"name": name, "detected": detected, "floors": floors, "misses": misses or [],
-            "false_alarms": [{"t": t, "blame": "birds"} for t in alarms]}
+            "false_alarms": [{"t": t, "blame": "birds", "t_end": t + 0.4, "points": 11, "confidence": 0.71,
+                              "floor": "7"} for t in alarms]}
 
 
 def _pair() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -55,8 +56,8 @@ def test_gained_and_lost_throws_carry_the_other_runs_reason() -> None:
 def test_false_alarms_are_matched_within_half_a_second() -> None:
     diff = compare(*_pair())
     # 4.0 → 4.3 and 8.0 → 8.2 are the same alarms; 2.0 is new, 1.0 is gone
-    assert diff.new_alarms == [("s_001", 2.0, "birds")]
-    assert diff.gone_alarms == [("s_002", 1.0, "birds")]
+    assert [(a.scene, a.t, a.blame) for a in diff.new_alarms] == [("s_001", 2.0, "birds")]
+    assert [(a.scene, a.t, a.blame) for a in diff.gone_alarms] == [("s_002", 1.0, "birds")]
     assert diff.isolation == [("birds", 0, 1)]
 
 
@@ -89,3 +90,4 @@ def test_the_command_prints_the_changes(tmp_path: Path, capsys: pytest.CaptureFi
     assert "s_000 throw 1: storey 30, stone; before: no track on it" in text
     assert "s_001 throw 0: truth 5, 7 → 5 (better; P(truth) 0.10 → 0.60)" in text
     assert "birds 0 → 1" in text
+    assert "s_001 2.00 s, to 2.40 s, 11 points, confidence 0.710, storey 7 (blamed on birds)" in text
