@@ -49,6 +49,15 @@ class StoreyChange:
 
 
 @dataclass
+class Alarm:
+    scene: str
+    t: float
+    blame: str
+    detail: str = ""
+    """The event's own figures when the report has them (span, points, confidence, storey)."""
+
+
+@dataclass
 class Diff:
     scenes: int
     summary: list[tuple[str, str, str]] = field(default_factory=list)
@@ -95,15 +104,6 @@ def _throw(scene: str, throw: int, found_in: dict[str, Any], missed_in: dict[str
     miss = _misses(missed_in).get(throw)
     floor = _floors(found_in).get(throw, {}).get("truth") or (miss or {}).get("floor")
     return Throw(scene, throw, floor, (miss or {}).get("kind"), (miss or {}).get("category"))
-
-
-@dataclass
-class Alarm:
-    scene: str
-    t: float
-    blame: str
-    detail: str = ""
-    """The event's own figures when the report has them (span, points, confidence, storey)."""
 
 
 def _alarm(name: str, fa: dict[str, Any]) -> Alarm:
