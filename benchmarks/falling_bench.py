@@ -194,7 +194,8 @@ def _verdict_record(track: Any, verdict: Any, throws: list[dict[str, Any]], fps:
     as a fraction of the track's points; ``throw`` None when under half of them lie on any)."""
     t, uv = track.arrays()
     on = [(_on_truth(t, uv, th, fps), th) for th in throws]
-    best, throw = max(on, key=lambda x: x[0], default=(0, None))
+    best, nearest = max(on, key=lambda x: x[0], default=(0, None))
+    throw = nearest if best >= 0.5 * len(track) else None
     rel = verdict.release
     keep = verdict.keep if verdict.keep is not None else np.ones(len(track), bool)
     out: dict[str, Any] = {
@@ -204,9 +205,8 @@ def _verdict_record(track: Any, verdict: Any, throws: list[dict[str, Any]], fps:
         "accepted": bool(verdict.accepted), "reason": verdict.reason, "confidence": verdict.confidence,
         "image_rms_px": round(float(verdict.rms_px), 3), "accel_ratio": round(float(verdict.accel_ratio), 3),
         "blob_px": round(float(np.sqrt(np.median(track.area))), 2),
-        "on_truth": round(best / len(track), 3), "throw": throw["id"] if throw is not None and best >= 0.5 * len(
-            track) else None,
-        "truth_floor": throw["floor"] if throw is not None and best >= 0.5 * len(track) else None,
+        "on_truth": round(best / len(track), 3), "throw": throw["id"] if throw else None,
+        "truth_floor": throw["floor"] if throw else None,
     }
     if rel is not None:
         out["release"] = rel.to_json()

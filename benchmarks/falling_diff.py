@@ -135,14 +135,13 @@ def _alarm_changes(name: str, before: list[dict[str, Any]],
 
 def _figure(main: dict[str, Any], key: str) -> str:
     floor = main.get("floor") or {}
-    value = {
+    return {
         "throws detected": f"{main.get('detected')} / {main.get('throws')}",
         "false alarms": f"{main.get('false_alarms')} in {main.get('hours')} h",
         "storey exact / ±1": f"{floor.get('physics_exact')} / {floor.get('physics_within_1')}",
         "log score": f"{floor.get('mean_log_p_truth')}",
         "median latency s": f"{main.get('median_latency_s')}",
     }[key]
-    return value
 
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> Diff:

@@ -641,9 +641,7 @@ def _prepare(
 ) -> tuple[_Problem, float, _Fits] | None:
     cam = cal.camera if isinstance(cal, FacadeCalibration) else cal
     roof = cal.roof_m if isinstance(cal, FacadeCalibration) else 1e4
-    columns = cal.columns if isinstance(cal, FacadeCalibration) else []
-    x_lo = min((c.x_min for c in columns), default=-math.inf)
-    x_hi = max((c.x_max for c in columns), default=math.inf)
+    x_lo, x_hi = cal.columns_extent() if isinstance(cal, FacadeCalibration) else (-math.inf, math.inf)
     t_arr, uv_arr = _clean_track(t_s, uv)
     if len(t_arr) < MIN_TRACK_POINTS or t_arr[-1] - t_arr[0] < MIN_TRACK_SPAN_S:
         return None

@@ -369,6 +369,12 @@ class FacadeGeometry(BaseModel):
         except ValueError:
             raise CalibrationError(f"unknown storey {name!r}; floors are named {', '.join(self.floor_names)}") from None
 
+    def columns_extent(self) -> tuple[float, float]:
+        """The facade's extent along x that its columns cover, ``(x_min, x_max)``; ``(-inf, inf)`` with no columns."""
+        if not self.columns:
+            return -math.inf, math.inf
+        return min(c.x_min for c in self.columns), max(c.x_max for c in self.columns)
+
     def column_at(self, x_m: float) -> str | None:
         """Name of the column with ``x_min <= x_m < x_max``; None outside every column (or with no columns)."""
         for col in self.columns:

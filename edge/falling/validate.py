@@ -301,7 +301,7 @@ def _implausible_release(
         return f"release speed ({vx:.1f}, {vy:.1f}, {vz:.1f}) m/s is not a hand's"
     if not (-p.max_outward_m <= rel.y <= 1.0):
         return f"release {rel.y:.1f} m from the facade"
-    x_lo, x_hi = _facade_x_extent(cal)
+    x_lo, x_hi = cal.columns_extent()
     if not (x_lo - p.facade_margin_m <= rel.x <= x_hi + p.facade_margin_m):
         return f"release x = {rel.x:.1f} m outside the facade ({x_lo:.1f}–{x_hi:.1f} m)"
     if not (0.0 <= rel.z <= cal.roof_m + p.facade_margin_m):
@@ -311,12 +311,6 @@ def _implausible_release(
 
 def _max_rms_px(p: ValidationParams, blob_px: float) -> float:
     return p.max_backprojection_rms_px + p.rms_per_blob_px * blob_px
-
-
-def _facade_x_extent(cal: FacadeCalibration) -> tuple[float, float]:
-    if cal.columns:
-        return min(c.x_min for c in cal.columns), max(c.x_max for c in cal.columns)
-    return -math.inf, math.inf
 
 
 def _confidence(
