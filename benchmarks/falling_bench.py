@@ -214,7 +214,7 @@ def _verdict_record(track: Any, verdict: Any, throws: list[dict[str, Any]], fps:
 
 
 def falling_params(overrides: tuple[str, ...] = (), **top: Any) -> Any:
-    """``FallingParams`` with ``overrides`` applied: ``"motion.rain_filter=true"``, ``"validation.min_points=10"``
+    """``FallingParams`` with ``overrides`` applied: ``"motion.min_threshold=4"``, ``"validation.min_points=11"``
     (a field of FallingParams or of one of its parts; the value is parsed as the field's current type)."""
     from dataclasses import replace
 
@@ -507,8 +507,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --json, record every track validation that reached the metric fit (accepted or "
                          "not), its figures and the throw it lay on: the data for judging a validation rule")
     ap.add_argument("--param", action="append", default=[], metavar="PART.FIELD=VALUE",
-                    help="run with a detector parameter changed, e.g. motion.rain_filter=false or "
-                         "validation.min_points=10 (repeatable; recorded in the summary)")
+                    help="run with a detector parameter changed, e.g. motion.min_threshold=4 or "
+                         "validation.min_points=11 (repeatable; recorded in the summary)")
     args = ap.parse_args(argv)
     falling_params(tuple(args.param))  # a wrong name fails here, before any scene is generated
     if args.quick:
