@@ -577,6 +577,18 @@ def test_floor_point_estimate_uses_the_person_height_plane_learnt_since() -> Non
     assert fp.estimate(short) == pytest.approx((430.0, 150.0 + 0.95 * 0.8 * 130.0), abs=0.5)
 
 
+def test_floor_point_one_person_teaches_no_head_ratio() -> None:
+    # The only bare-headed cook in view stands behind a counter all the while: their boxes are short for their
+    # head, and a ratio learnt from them alone would pass the same boxes as whole.
+    fp = FloorPoints(image_height=540)
+    for k in range(30):
+        fp.point(1, np.array([400.0, 100.0, 460.0, 210.0]), k / 3, np.array([415.0, 100.0, 445.0, 145.0]),
+                 "bare_head")
+    assert fp.heads.ratio is None
+    fp.point(2, np.array([600.0, 100.0, 660.0, 280.0]), 10.0, np.array([615.0, 100.0, 645.0, 145.0]), "bare_head")
+    assert fp.heads.ratio is not None
+
+
 def test_floor_point_of_someone_seen_stepping_out_from_behind_a_counter_trusts_their_own_box() -> None:
     fp = FloorPoints(image_height=540)
     # The camera's people: whole boxes of height 0.8 (top − 20), 104 px for a head at row 150.

@@ -78,7 +78,10 @@ class FloorParams:
     """Whole boxes needed before the person-height model is used."""
     max_fit_boxes: int = 600
     min_head_boxes: int = 15
-    """Boxes with a head (not a chef hat) needed before the camera's person-in-heads ratio is used."""
+    """Boxes with a head (not a chef hat) needed before the camera's person-in-heads ratio is used…"""
+    min_head_tracks: int = 2
+    """…from at least this many tracks: one person who stays behind a counter all the while (the only one
+    without a chef hat in view) gives a ratio of hidden boxes, which would then pass their own boxes as whole."""
     head_short_frac: float = 0.9
     """A box shorter than this share of the height its head says (``HeadHeights``) has its legs hidden; 0: the
     head is not used to judge boxes. Whole boxes are at least 0.94 of it in 95 % of cases on the generated
@@ -199,17 +202,21 @@ class HeadHeights:
     def __init__(self, params: FloorParams) -> None:
         self.params = params
         self._ratios: list[float] = []
+        self._tracks: list[int] = []
         self.ratio: float | None = None
         self._since_fit = 0
 
-    def add(self, h: float, head_h: float) -> None:
+    def add(self, h: float, head_h: float, track_id: int = 0) -> None:
         if head_h <= 0:
             return
         self._ratios.append(h / head_h)
+        self._tracks.append(track_id)
         if len(self._ratios) > self.params.max_fit_boxes:
             del self._ratios[: len(self._ratios) - self.params.max_fit_boxes]
+            del self._tracks[: len(self._tracks) - self.params.max_fit_boxes]
         self._since_fit += 1
-        if len(self._ratios) >= self.params.min_head_boxes and (self.ratio is None or self._since_fit >= 5):
+        if (len(self._ratios) >= self.params.min_head_boxes and (self.ratio is None or self._since_fit >= 5)
+                and len(set(self._tracks)) >= self.params.min_head_tracks):
             self._since_fit = 0
             r = np.array(self._ratios)
             med = float(np.median(r))
@@ -322,7 +329,7 @@ class FloorPoints:
             full = predicted
         elif not at_border:
             if now is not None and now[1] != "chef_hat":
-                self.heads.add(h, now[0])
+                self.heads.add(h, now[0], track_id)
             self.heights.add(u, y1, h)
             if head is not None and x1 > 1 and (self.image_width is None or x2 < self.image_width - 2):
                 self.lean.add(u, 0.5 * float(head[0] + head[2]))
