@@ -577,6 +577,27 @@ def test_floor_point_estimate_uses_the_person_height_plane_learnt_since() -> Non
     assert fp.estimate(short) == pytest.approx((430.0, 150.0 + 0.95 * 0.8 * 130.0), abs=0.5)
 
 
+def test_floor_point_estimate_trusts_a_box_whole_for_its_head_over_the_plane() -> None:
+    # The camera's people: whole boxes of height 0.8 (top − 20), 104 px for a head at row 150, and 4 heads tall.
+    fp = FloorPoints(image_height=540)
+    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
+                                                                                           800.0, 900.0)):
+        h = 0.8 * (top - 20)
+        fp.point(100 + k, np.array([u - 30, top, u + 30, top + h]), 0.0, np.array([u - 10, top, u + 10, top + h / 4]),
+                 "bare_head")
+    assert fp.heads.ratio == pytest.approx(4.0)
+    # A short whole person (70 px, a 17.5 px head), under 0.75 of the plane's 104: the plane alone takes them for
+    # someone behind a counter; their head says they are whole (judged so live, and so judged again).
+    short = np.array([400.0, 150.0, 460.0, 220.0])
+    head = np.array([420.0, 150.0, 440.0, 167.5])
+    assert fp.estimate(short)[1] == pytest.approx(150.0 + 0.95 * 104.0, abs=0.5)
+    assert fp.estimate(short, head, "bare_head")[1] == pytest.approx(220.0 - 0.05 * 70.0)
+    assert fp.point(1, short, 1.0, head, "bare_head")[1] == pytest.approx(220.0 - 0.05 * 70.0)
+    # Short for its head (a 30 px head: 120 px of person): judged again, the plane decides, as without a head.
+    tall_head = np.array([415.0, 150.0, 445.0, 180.0])
+    assert fp.estimate(short, tall_head, "bare_head")[1] == pytest.approx(150.0 + 0.95 * 104.0, abs=0.5)
+
+
 def test_floor_point_one_person_teaches_no_head_ratio() -> None:
     # The only bare-headed cook in view stands behind a counter all the while: their boxes are short for their
     # head, and a ratio learnt from them alone would pass the same boxes as whole.

@@ -131,8 +131,8 @@ class KitchenDetector:
         self.tracker = PersonTracker(self.params.tracker)
         self._floor = FloorPoints(self.params.floor)
         self._floor_uv: dict[int, tuple[float, float]] = {}
-        self._boxes: dict[int, deque[tuple[float, np.ndarray]]] = {}
-        """Each track's matched boxes of the last ``rejudge_s``."""
+        self._boxes: dict[int, deque[tuple[float, np.ndarray, np.ndarray | None, str | None]]] = {}
+        """Each track's matched boxes of the last ``rejudge_s``, with the head box paired with each and its class."""
         self._zones_was: dict[int, frozenset[str]] = {}
         """The hat-required zones each track was in at its last sample in view."""
         self._bare_since: dict[int, float] = {}
@@ -228,7 +228,7 @@ class KitchenDetector:
                 head, head_label = dets.heads.xyxy[heads[i]], str(dets.heads.labels[heads[i]])
             self._floor_uv[tr.track_id] = self._floor.point(tr.track_id, tr.box, t, head, head_label)
             past = self._boxes.setdefault(tr.track_id, deque())
-            past.append((t, tr.box.copy()))
+            past.append((t, tr.box.copy(), head, head_label))
             while past and t - past[0][0] > p.rejudge_s:
                 past.popleft()
         # Unconfirmed tracks (first seen now) go to the hat rule too, which only notes where they were: a stay
@@ -292,7 +292,7 @@ class KitchenDetector:
         past = list(self._boxes.get(track_id, ()))[:-1]
         if not past:
             return {}
-        uv = np.array([self._floor.estimate(box) for _, box in past])
+        uv = np.array([self._floor.estimate(box, head, label) for _, box, head, label in past])
         out = {}
         for z in zones:
             inside = z.contains(uv)

@@ -344,17 +344,31 @@ class FloorPoints:
         f.head = now
         return u, v
 
-    def estimate(self, box: np.ndarray) -> tuple[float, float]:
-        """The floor point of a box from what the camera has learnt so far (person-height plane, lean), without
-        any track's memory and without learning from it: to judge a person's earlier samples again once the
-        camera knows more (someone first seen behind a counter, placed too far back until the plane is fitted)."""
+    def estimate(self, box: np.ndarray, head: np.ndarray | None = None,
+                 head_label: str | None = None) -> tuple[float, float]:
+        """The floor point of a box from what the camera has learnt so far (its person-in-heads ratio, its
+        person-height plane, the lean), without any track's memory and without learning from it: to judge a
+        person's earlier samples again once the camera knows more (someone first seen behind a counter, placed
+        too far back until the plane is fitted). ``head``, ``head_label``: the head paired with the box then; a
+        box whole for its head (:class:`HeadHeights`) is the person, as in :meth:`point`, whatever the plane
+        says (fitted on everyone, it takes a short whole person for one behind a counter: 4242-001). A box
+        short for its head is left to the plane here: near the camera, looking down steeply, whole people are
+        fewer heads tall than the camera's ratio, and there the plane's second judgement has put right what the
+        head got wrong live (9333-021, truth's boxes and model alike)."""
         p = self.params
         x1, y1, x2, y2 = (float(v) for v in box)
         h = y2 - y1
         u = 0.5 * (x1 + x2)
         at_bottom = self._at_bottom(y2)
+        now = (float(head[3] - head[1]), str(head_label)) if head is not None and head[3] > head[1] else None
+        by_head = self.heads.predict(now) if p.head_short_frac > 0 and not at_bottom and y1 > 1 else None
         predicted = self.heights.predict(u, y1)
-        full = predicted if predicted is not None and not at_bottom and y1 > 1 and h < p.short_frac * predicted else h
+        if by_head is not None and h >= p.head_short_frac * by_head:
+            full = h  # whole for its head: a short person, whatever the plane (fitted on everyone) says
+        elif predicted is not None and not at_bottom and y1 > 1 and h < p.short_frac * predicted:
+            full = predicted
+        else:
+            full = h
         v = max(y2, y1 + full) - p.offset_frac * full
         u -= self.lean.lean(u) * (1.0 - 0.5 * h / max(full, h, 1.0))
         if at_bottom:
