@@ -640,6 +640,24 @@ def test_floor_point_of_someone_seen_stepping_out_from_behind_a_counter_trusts_t
     assert v == pytest.approx(154 + 0.95 * 0.8 * 134.0, abs=0.5)
 
 
+def test_floor_point_a_box_the_plane_found_whole_stays_whole_until_it_shrinks() -> None:
+    fp = FloorPoints(image_height=540)
+    # The camera's people: whole boxes of height 0.8 (top − 20), 104 px for a head at row 150.
+    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
+                                                                                           800.0, 900.0)):
+        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    # A short person, 80 px (0.77 of the plane's 104 at row 150): whole. Ten rows nearer the plane says 112, and
+    # their 80 px are 0.71 of it: the plane alone would take them for someone behind a counter and place them
+    # 30 px nearer still; their own box, judged whole a sample ago and no shorter since, is still the person.
+    _, v = fp.point(1, np.array([400.0, 150.0, 460.0, 230.0]), 1.0)
+    assert v == pytest.approx(230 - 0.05 * 80, abs=0.5)
+    _, v = fp.point(1, np.array([400.0, 160.0, 460.0, 240.0]), 1.5)
+    assert v == pytest.approx(240 - 0.05 * 80, abs=0.5)
+    # Shrunk by more than a tenth (not by a jump, which would begin an occluded spell): the plane judges again.
+    _, v = fp.point(1, np.array([400.0, 160.0, 460.0, 231.0]), 2.0)
+    assert v == pytest.approx(160 + 0.95 * 112.0, abs=0.5)
+
+
 def leaning_person(feet_u: float, k: float = 0.3, centre_u: float = 480.0) -> tuple[np.ndarray, np.ndarray]:
     """A whole person whose feet are at column ``feet_u`` (bottom row 400) on a camera where the head sits
     ``k · (feet_u − centre_u)`` beside the feet: their box spans head and feet, so its centre is half-way."""

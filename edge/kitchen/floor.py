@@ -28,7 +28,10 @@ shorter than ``short_frac`` of that prediction is taken as cut by something in f
 at ``top + predicted height`` — unless the track is in an occluded spell: its own remembered height, scaled to
 where its head is, is the better guess there (whole people differ from the camera's average by ±15 %) — or the
 track has been seen to come out from behind something: its box's bottom dropped by a jump while its top did
-not (the legs came into view, the mirror of an occluded spell's start), and the box has kept that height since.
+not (the legs came into view, the mirror of an occluded spell's start), and the box has kept that height since;
+or the plane itself judged one of the track's boxes whole, and the box has kept that height since (a short
+person's box a few pixels shorter, or nearer the camera where the plane expects more, would flicker across
+``short_frac``: 8111-017's cook, placed back in a zone they had left).
 That box is a whole person, whatever the plane says (a plane fitted on other people, elsewhere in the picture,
 can be 40 % off for one short person); a new occluded spell, a box shrinking below ``recover_frac`` of the
 remembered height, or one squeezed from below (its top coming down while its bottom rises: someone walking up
@@ -333,6 +336,10 @@ class FloorPoints:
               and not f.whole):
             full = predicted
         elif not at_border:
+            if by_head is None and predicted is not None:
+                # The plane judged this box whole: it stays the person until it shrinks a tenth, its bottom jumps
+                # up or a counter's edge squeezes it (``_follow``), not as the plane's 0.75 flickers.
+                f.whole = True
             if now is not None and now[1] != "chef_hat":
                 self.heads.add(h, now[0], track_id)
             self.heights.add(u, y1, h)
