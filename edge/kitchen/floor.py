@@ -198,11 +198,9 @@ class HeadHeights:
     (±6 % between a 1.55 m and a 1.92 m person, against ±25 % in the ratio of image height to the head's
     distance below the horizon, which the person-height plane has to live with), and near a ceiling camera the
     foreshortening of the body is alike for people at one place. ``R`` is the median ratio of the camera's boxes
-    not cut by the image's edges within ``head_short_frac`` of the median of each person's (track's) own median
-    ratio (legs hidden by a counter make a box short, never tall; one person behind a counter all the while,
-    looked at more often than the others, must not set the reference), from two people at least. On the
-    generated scenes (truth boxes) a whole box is at least 0.94 of its camera's ``R`` in 95 % of cases and one
-    that a counter cuts by a fifth or more at most 0.77."""
+    not cut by the image's edges, taken again over those within ``head_short_frac`` of it (legs hidden by a
+    counter make a box short, never tall). On the generated scenes (truth boxes) a whole box is at least 0.94
+    of its camera's ``R`` in 95 % of cases and one that a counter cuts by a fifth or more at most 0.77."""
 
     def __init__(self, params: FloorParams) -> None:
         self.params = params
@@ -224,10 +222,7 @@ class HeadHeights:
                 and len(set(self._tracks)) >= self.params.min_head_tracks):
             self._since_fit = 0
             r = np.array(self._ratios)
-            ids = np.array(self._tracks)
-            # the reference from each person's own median: one person behind a counter all the while, looked at
-            # more often than the rest, must not pull it down to their hidden boxes
-            med = float(np.median([np.median(r[ids == t]) for t in np.unique(ids)]))
+            med = float(np.median(r))
             self.ratio = float(np.median(r[r >= self.params.head_short_frac * med]))
 
     def predict(self, head: tuple[float, str] | None) -> float | None:
