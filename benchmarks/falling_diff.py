@@ -137,6 +137,9 @@ def _figure(main: dict[str, Any], key: str) -> str:
     floor = main.get("floor") or {}
     return {
         "throws detected": f"{main.get('detected')} / {main.get('throws')}",
+        # reports from before the shown count (2026-12-07) have no such figure
+        "recall of throws shown": f"{main.get('recall_shown')} of {main.get('shown_throws')}"
+        if "shown_throws" in main else "—",
         "false alarms": f"{main.get('false_alarms')} in {main.get('hours')} h",
         "storey exact / ±1": f"{floor.get('physics_exact')} / {floor.get('physics_within_1')}",
         "log score": f"{floor.get('mean_log_p_truth')}",
@@ -154,7 +157,8 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Diff:
     if not common:
         raise ReportError("the reports have no scene in common")
     diff = Diff(scenes=len(common))
-    for key in ("throws detected", "false alarms", "storey exact / ±1", "log score", "median latency s"):
+    for key in ("throws detected", "recall of throws shown", "false alarms", "storey exact / ±1", "log score",
+                "median latency s"):
         diff.summary.append((key, _figure(before["summary"]["main"], key), _figure(after["summary"]["main"], key)))
     for name in common:
         b, a = scenes_b[name], scenes_a[name]

@@ -51,3 +51,31 @@ def test_a_validation_record_names_the_throw_the_track_lay_on() -> None:
     off = _verdict_record(track, Verdict(False, "sparse", 0.0, 0.5, 0.3), [throw(1.0) | {"track": [
         p | {"u": 400.0} for p in throw(1.0)["track"]]}], fps=25.0)
     assert off["throw"] is None and off["on_truth"] == 0.0
+
+
+def test_a_throw_counts_as_shown_only_where_the_decoded_frames_differ_and_only_in_a_trackable_run() -> None:
+    """A 1-px object drawn into frames 2–19 but erased by the encoder in frames 8–11 (no pixel differs there):
+    shown in 14 frames, all of which one track could hold (the erased frames are a gap of 0.2 s, within the
+    tracker's coast, and 14 of 18 frames is dense enough); not so with a shorter coast, or every third frame."""
+    from benchmarks.falling_bench import ShownCounter
+
+    fps = 25.0
+    track = [{"t": i / fps, "u": 10.0 + 2 * i, "v": 20.0, "visible": True, "size_px": 1.0} for i in range(20)]
+    counter = ShownCounter([{"id": 0, "track": track}], fps)
+    for i in range(20):
+        luma = np.full((40, 80), 100, np.uint8)
+        if i >= 2 and not 8 <= i <= 11:
+            luma[20, 10 + 2 * i] = 140  # drawn, and kept by the "encoder"
+        counter.feed(i / fps, luma, threshold=6.0)
+    assert counter.counts == {0: 14}
+    assert counter.runs() == {0: 14}
+    # Erased for longer than the tracker coasts (0.5 s): the pieces are no longer one track.
+    assert counter.runs(max_gap_s=0.1) == {0: 8}
+    # A sparse object (every third frame) is not a track either.
+    sparse = ShownCounter([{"id": 0, "track": track}], fps)
+    for i in range(20):
+        luma = np.full((40, 80), 100, np.uint8)
+        if i % 3 == 0:
+            luma[20, 10 + 2 * i] = 140
+        sparse.feed(i / fps, luma, threshold=6.0)
+    assert sparse.counts[0] >= 5 and sparse.runs()[0] <= 2
