@@ -105,3 +105,25 @@ def test_a_walked_piece_that_continues_a_held_fall_joins_its_event() -> None:
     assert len(det._pending) == 1
     joined, _ = det._pending[0]
     assert round(joined.t[-1] * FPS) == 30 and len(joined) == 31
+
+
+def test_a_seed_that_takes_a_far_blob_can_leave_a_new_seed_on_it() -> None:
+    """``TrackerParams.reseed_px`` (off by default, docs/benchmarks.md): a clutter seed at (100, 100) takes an
+    object's first blob 20 px away, and without reseeding also its next (the young track's gate is wide): one
+    chain of clutter and object. With reseeding the blob also starts a track of its own, whose nearer guess
+    takes the object's next blob."""
+    from edge.falling.tracker import Tracker, TrackerParams
+
+    def frame(*uv: tuple[float, float]) -> Candidates:
+        u, v = (np.array(x, np.float64) for x in zip(*uv, strict=True))
+        ones = np.ones(len(uv))
+        return Candidates(u, v, 4 * ones, 20 * ones, 2 * ones)
+
+    for reseed, tracks in ((0.0, [[(100.0, 100.0), (100.0, 120.0), (101.0, 124.0)]]),
+                           (8.0, [[(100.0, 100.0), (100.0, 120.0)], [(100.0, 120.0), (101.0, 124.0)]])):
+        tracker = Tracker(image_h=480, params=TrackerParams(reseed_px=reseed))
+        tracker.update(0.00, frame((100.0, 100.0)))
+        tracker.update(0.04, frame((100.0, 120.0)))
+        tracker.update(0.08, frame((101.0, 124.0)))
+        got = [list(zip(tr.u, tr.v, strict=True)) for tr in tracker.flush() if len(tr) > 1]
+        assert sorted(got) == sorted(tracks)

@@ -44,6 +44,12 @@ class TrackerParams:
     """Gate allowance per pixel of blob size (√area)."""
     confirm_points: int = 4
     max_tracks: int = 300
+    reseed_px: float = 0.0
+    """When a single-detection track takes a candidate farther than this, the candidate also starts a new track
+    (0: never). A seed's wide gate lets clutter take an object's blob, and the clutter's young track then takes
+    the object's next blobs too; a track of the taken blob's own follows the object (two-frame initiation).
+    Off: at 8 px it finds more throws on the fresh sets but raises more false alarms, among them second events
+    of objects already reported (docs/benchmarks.md, 2026-12-07 "A held fall that flies on")."""
 
 
 @dataclass
@@ -229,6 +235,7 @@ class Tracker:
         if n == 0:
             return ended
         taken = np.zeros(n, bool)
+        reseed: list[int] = []
         if self.active:
             pred = np.array([tr.predict(t, p, self.image_h) for tr in self.active])  # (T, 3): u, v, gate
             # Confirmed tracks choose first: their normalised distances are shifted below every young one's.
@@ -243,10 +250,12 @@ class Tracker:
                     a, b = int(pair_t[k]), int(pair_c[k])
                     if used[a] or taken[b]:
                         continue
+                    if p.reseed_px > 0 and len(self.active[a]) == 1 and dist[a, b] > p.reseed_px:
+                        reseed.append(b)
                     self.active[a].add(t, cands, b, p.fit_window)
                     used[a] = True
                     taken[b] = True
-        free = np.nonzero(~taken)[0].tolist()
+        free = np.nonzero(~taken)[0].tolist() + reseed
         overflow = len(self.active) + len(free) - p.max_tracks
         if overflow > 0:
             # Full (a storm): make room by dropping the oldest single-detection tracks, never a real track.
