@@ -327,6 +327,29 @@ def test_a_fall_lost_for_longer_than_the_hold_gives_one_event() -> None:
     assert events[0].start < 2.2 and events[0].end < 3.0  # the event of the first part, sent before the second
 
 
+def test_a_bird_that_dives_and_pulls_up_is_not_a_fall() -> None:
+    """Its dive (0.8 s, accelerating down) passes every test alone; lost for 0.55 s (longer than the tracker
+    coasts), it reappears on the dive's path and pulls up. The dive is held for a continuation, and the two
+    joined are no fall: the held dive raises nothing."""
+    def dive(t: float) -> tuple[float, float] | None:
+        s = t - 2.0
+        if s < 0 or 0.8 < s < 1.35 or s > 2.3:
+            return None
+        if s <= 1.45:
+            return 200 + 60 * s, 40 + 75 * (s + 0.2) ** 2
+        d = s - 1.45  # from here decelerating at 1000 px/s²: level at 0.25 s, then climbing
+        return 200 + 60 * s, 40 + 75 * 1.65**2 + 150 * 1.65 * d - 500 * d * d
+
+    det = FallingDetector("test-cam")
+    events = []
+    for i, img in enumerate(render(dive, n=130)):
+        events += det.process(Frame(i, i / FPS, img))
+    assert events + det.finish() == []
+    assert det.rejections["continued-off-path"] == 1  # it was held: the dive alone passed
+    dive_only = run(render(lambda t: dive(t) if t < 3.0 else None, n=130))
+    assert len(dive_only) == 1  # …and would be a fall had the bird not reappeared
+
+
 def test_two_objects_falling_one_after_the_other_are_two_events() -> None:
     """The same two parts 200 px apart: two objects, two events."""
     def two(t: float) -> tuple[float, float] | None:

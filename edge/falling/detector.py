@@ -72,6 +72,9 @@ class FallingParams:
     is validated joined to it. A fall reaches the tracker in pieces when the object stops at a throw's apex,
     passes a tree or an ignore area, or is outshone by rain; each piece alone is too short to be evidence, the
     chain is. Pieces more than ``LONG_GAP_S`` apart must also agree in velocity."""
+    veto_off_path: bool = True
+    """Drop a held fall whose continuation (same object, on its path) joined to it fails the motion tests
+    (:func:`_flies_on`)."""
     max_pieces: int = 96
     """Bound on the pieces kept (the fastest dropped first): a rain storm closes dozens of short tracks a
     second."""
@@ -135,6 +138,26 @@ def _pieces_link(first: Track, second: Track, side: int = 8) -> bool:
     blob = float(np.sqrt(np.median(np.concatenate([first.area[-side:], second.area[:side]]))))
     travel = float(np.hypot(*(uv[-1] - uv[0])))
     return rms <= 2.0 + 0.01 * travel + 0.15 * blob
+
+
+_MOTION_REASONS = ("not accelerating", "moving", "no ballistic fit")
+"""Verdicts of a smooth, dense track that fail on how it moves (with a calibration, any verdict that reached the
+metric fit: it passed every test of the evidence first)."""
+
+
+def _flies_on(continuation: Track, own: Verdict, joined: Verdict, params: ValidationParams) -> bool:
+    """Does a held fall's continuation show the object moving on as no falling object does?
+
+    ``continuation`` starts on the held track's path (the same object); it is itself clean evidence (a smooth,
+    dense track of a fall's length, rejected only for how it moves: ``own``), and joined to the held track it
+    fails a test of the motion (``joined``). A falling object's track ends where it lands, leaves the view or
+    goes behind something; a bird whose first second happened to fit a fall flies on. A chain of rain streaks
+    or a scrap of a tree that happens to start on a fall's path is not clean evidence, and vetoes nothing.
+    """
+    def of_motion(v: Verdict) -> bool:
+        return not v.accepted and (v.release is not None or v.reason.startswith(_MOTION_REASONS))
+
+    return len(continuation) >= params.min_points and of_motion(own) and of_motion(joined)
 
 
 MAX_IMAGE_ACCEL_PX_S2 = 1500.0
@@ -701,6 +724,13 @@ class FallingDetector:
                 log.debug("%s: track %.2f–%.2f s continues the one ending %.2f s (kept with its fit)",
                           self.camera_id, track.t[0], track.t[-1], held.t[-1])
                 return True, None
+            if self.params.veto_off_path and _flies_on(track, own, verdict, self.params.validation):
+                del self._pending[i]
+                self.rejections["continued-off-path"] += 1
+                log.info("%s: the fall held %.2f–%.2f s flies on as track %.2f–%.2f s that no fall fits (%s): "
+                         "not a fall", self.camera_id, held.t[0], held.t[-1], track.t[0], track.t[-1],
+                         verdict.reason)
+                return False, own
         return False, own
 
     def _event(self, track: Track, verdict: Verdict) -> Event:
