@@ -6,10 +6,12 @@
 
 Prints event recall, precision, false alarms per camera-hour, median detection latency, release-storey
 accuracy (physics back-projection against the naive facade-plane intersection), a per-distractor breakdown of
-false alarms, and false alarms on scenes with a single distractor type and no throw. With ``--naive`` the
-naive OpenCV pipeline (benchmarks/naive.py) runs on the same scenes for comparison. With ``--point-errors`` every
-point of each detected throw's track is compared with the truth at its frame time (benchmarks/point_errors.py),
-and the back-projection is run once more on the truth at those times: what perfect localisation would give.
+false alarms, false alarms on scenes with a single distractor type and no throw, and recall over the throws the
+decoded video shows in enough frames for a track (``ShownCounter``: the encoder erases some faint ones). With
+``--naive`` the naive OpenCV pipeline (benchmarks/naive.py) runs on the same scenes for comparison. With
+``--point-errors`` every point of each detected throw's track is compared with the truth at its frame time
+(benchmarks/point_errors.py), and the back-projection is run once more on the truth at those times: what perfect
+localisation would give.
 The scenes are generated into ``data/bench/`` (ignored by git) on first use and reused afterwards.
 """
 
@@ -587,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="evaluate only the first N scenes of the set")
     ap.add_argument("--only", nargs="+", metavar="NAME", help="evaluate only these scenes (names as in the set)")
     ap.add_argument("--explain", action="store_true",
-                    help="say why each missed throw was missed (the tracks that lay on it and their verdicts)")
+                    help="say why each missed throw was missed (the tracks that lay on it and their verdicts, and "
+                         "in how many frames the decoded video shows it)")
     ap.add_argument("--no-look-back", action="store_true",
                     help="do not look for a fall's start in the frames before its track (FallingParams.look_back)")
     ap.add_argument("--no-measure-again", action="store_true",
