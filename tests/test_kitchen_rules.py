@@ -515,12 +515,21 @@ def test_floor_point_of_a_cook_standing_at_a_counter_for_long_stays_at_the_feet(
         assert v == pytest.approx(100 + 0.95 * 200.0, abs=0.5)
 
 
+def teach_whole_people(fp: FloorPoints, heads: bool = False) -> None:
+    """The camera's people, seen whole: 50 boxes (tracks 100–149) of height 0.8 (top − 20) for tops 100–300 at
+    five columns, so the person-height plane's horizon is at row 20 (104 px for a head at row 150); with
+    ``heads``, each with a bare head a quarter of its height (4 heads tall)."""
+    tops_cols = [(top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0, 800.0, 900.0)]
+    for k, (top, u) in enumerate(tops_cols):
+        h = 0.8 * (top - 20)
+        head = np.array([u - 10, top, u + 10, top + h / 4]) if heads else None
+        fp.point(100 + k, np.array([u - 30, top, u + 30, top + h]), 0.0, head, "bare_head" if heads else None)
+
+
 def test_floor_point_behind_a_counter_ends_when_the_box_regains_the_height_scaled_to_the_head() -> None:
     fp = FloorPoints(image_height=540)
     # The camera's people: whole boxes of height 0.8 (top − 20), so the horizon is at row 20.
-    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
-                                                                                           800.0, 900.0)):
-        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    teach_whole_people(fp)
     # A short person, h = 0.7 (top − 20): whole at top 250 (161 px), then behind a counter.
     fp.point(1, np.array([400.0, 250.0, 460.0, 411.0]), 1.0)
     fp.point(1, np.array([400.0, 240.0, 460.0, 330.0]), 1.5)
@@ -552,9 +561,7 @@ def test_floor_point_of_a_person_whose_head_the_top_edge_cuts_is_held_while_a_co
 def test_floor_point_behind_a_counter_scales_the_remembered_height_to_where_the_head_is() -> None:
     fp = FloorPoints(image_height=540)
     # The camera's people: whole boxes of height 0.8 (top − 20), so the horizon is at row 20.
-    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
-                                                                                           800.0, 900.0)):
-        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    teach_whole_people(fp)
     # A tall person, h = 0.9 (top − 20): whole at top 200 (h 162), then walking away behind a counter: at top
     # 150 only 70 px of them show. Their height there is 162 × (150 − 20) / (200 − 20) = 117, not the 162
     # remembered nearer the camera (nor the camera's 104 for an average person).
@@ -571,20 +578,14 @@ def test_floor_point_estimate_uses_the_person_height_plane_learnt_since() -> Non
     fp = FloorPoints(image_height=540)
     short = np.array([400.0, 150.0, 460.0, 200.0])  # someone behind a counter: only the top 50 px show
     assert fp.estimate(short) == pytest.approx((430.0, 197.5))  # nothing learnt yet: the box is the person
-    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
-                                                                                           800.0, 900.0)):
-        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    teach_whole_people(fp)
     assert fp.estimate(short) == pytest.approx((430.0, 150.0 + 0.95 * 0.8 * 130.0), abs=0.5)
 
 
 def test_floor_point_estimate_trusts_a_box_whole_for_its_head_over_the_plane() -> None:
     # The camera's people: whole boxes of height 0.8 (top − 20), 104 px for a head at row 150, and 4 heads tall.
     fp = FloorPoints(image_height=540)
-    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
-                                                                                           800.0, 900.0)):
-        h = 0.8 * (top - 20)
-        fp.point(100 + k, np.array([u - 30, top, u + 30, top + h]), 0.0, np.array([u - 10, top, u + 10, top + h / 4]),
-                 "bare_head")
+    teach_whole_people(fp, heads=True)
     assert fp.heads.ratio == pytest.approx(4.0)
     # A short whole person (70 px, a 17.5 px head), under 0.75 of the plane's 104: the plane alone takes them for
     # someone behind a counter; their head says they are whole (judged so live, and so judged again).
@@ -613,9 +614,7 @@ def test_floor_point_one_person_teaches_no_head_ratio() -> None:
 def test_floor_point_of_someone_seen_stepping_out_from_behind_a_counter_trusts_their_own_box() -> None:
     fp = FloorPoints(image_height=540)
     # The camera's people: whole boxes of height 0.8 (top − 20), 104 px for a head at row 150.
-    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
-                                                                                           800.0, 900.0)):
-        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    teach_whole_people(fp)
     # A short person first seen behind a counter (40 px show): placed by the plane's 104 px.
     _, v = fp.point(1, np.array([400.0, 150.0, 460.0, 190.0]), 1.0)
     assert v == pytest.approx(150 + 0.95 * 104.0, abs=0.5)
@@ -640,9 +639,7 @@ def test_floor_point_of_someone_seen_stepping_out_from_behind_a_counter_trusts_t
 def test_floor_point_a_box_the_plane_found_whole_stays_whole_until_it_shrinks() -> None:
     fp = FloorPoints(image_height=540)
     # The camera's people: whole boxes of height 0.8 (top − 20), 104 px for a head at row 150.
-    for k, (top, u) in enumerate((top, u) for top in np.linspace(100.0, 300.0, 10) for u in (100.0, 400.0, 700.0,
-                                                                                           800.0, 900.0)):
-        fp.point(100 + k, np.array([u - 30, top, u + 30, top + 0.8 * (top - 20)]), 0.0)
+    teach_whole_people(fp)
     # A short person, 80 px (0.77 of the plane's 104 at row 150): whole. Ten rows nearer the plane says 112, and
     # their 80 px are 0.71 of it: the plane alone would take them for someone behind a counter and place them
     # 30 px nearer still; their own box, judged whole a sample ago and no shorter since, is still the person.
