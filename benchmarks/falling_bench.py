@@ -33,9 +33,6 @@ from benchmarks.environment import versions
 
 DISTRACTORS = ["trees", "birds", "leaves", "paper", "rain", "insects", "laundry", "lighting", "jitter", "noise"]
 MATCH_PX = 12.0
-SHOWN_MIN_FRAMES = 10
-"""A throw counts as shown by the video in ``recall_shown`` when one track could hold at least this many frames
-showing it (the validation's ``min_points``; :meth:`ShownCounter.runs`)."""
 
 
 @dataclass
@@ -63,7 +60,9 @@ class SceneResult:
     shown: dict[int, int] = field(default_factory=dict)
     """Per truth throw id: frames in which the decoded video shows it (see :class:`ShownCounter`)…"""
     shown_run: dict[int, int] = field(default_factory=dict)
-    """…and the most of them one track could hold (:meth:`ShownCounter.runs`)."""
+    """…and the most of them one track could hold (:meth:`ShownCounter.runs`); the throw is *shown by the video*
+    when that is at least the validation's ``min_points`` (``shown_needed``)."""
+    shown_needed: int = 0
     naive_events: int = 0
     naive_false_alarms: int = 0
     naive_detected: int = 0
@@ -97,14 +96,13 @@ class ShownCounter:
         """Frames showing each throw, in all."""
         return {tid: len(f) for tid, f in self.frames.items()}
 
-    def runs(self, max_gap_s: float = 0.5, fill: float = 0.6, fill_long: float = 0.35,
-             long_points: int = 12) -> dict[int, int]:
-        """Per throw, the most frames showing it that one track could hold: a run with no gap longer than
-        ``max_gap_s`` (the tracker's longest coast) and as dense as the validation asks (``fill`` detections per
-        frame, ``fill_long`` from ``long_points`` points). Shown frames scattered over a fall (a stone the
-        encoder keeps in one frame of three) are not a track."""
+    def runs(self, tracker: Any, validation: Any) -> dict[int, int]:
+        """Per throw, the most frames showing it that one track could hold: a run with no gap longer than the
+        tracker's longest coast (``TrackerParams.coast_gap_s``) and as dense as the validation asks of a track
+        (``ValidationParams.min_fill_short``, ``min_fill`` from ``short_track_points`` points). Shown frames
+        scattered over a fall (a stone the encoder keeps in one frame of three) are not a track."""
         out = {}
-        gap = max_gap_s * self.fps
+        gap = tracker.coast_gap_s * self.fps
         for tid, frames in self.frames.items():
             best = 0
             for i in range(len(frames)):
@@ -112,7 +110,8 @@ class ShownCounter:
                     if j > i and frames[j] - frames[j - 1] > gap:
                         break
                     k = j - i + 1
-                    if k > best and k / (frames[j] - frames[i] + 1) >= (fill_long if k >= long_points else fill):
+                    fill = validation.min_fill if k >= validation.short_track_points else validation.min_fill_short
+                    if k > best and k / (frames[j] - frames[i] + 1) >= fill:
                         best = k
             out[tid] = best
         return out
@@ -390,7 +389,8 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
         container.close()
     emitted += [(last_t, ev) for ev in det.finish()]
     res.seconds = time.perf_counter() - t0
-    res.shown, res.shown_run = shown.counts, shown.runs()
+    res.shown, res.shown_run = shown.counts, shown.runs(det.params.tracker, det.params.validation)
+    res.shown_needed = det.params.validation.min_points
 
     names = load_calibration(base / truth["calibration"]).floor_names
     unmatched: list[tuple[np.ndarray, np.ndarray]] = []
@@ -436,9 +436,8 @@ def evaluate_scene(truth_path: str, calibrated: bool = True, naive: bool = False
             seen.add(key)
             res.verdicts.append(_verdict_record(track, verdict, truth["throws"], fps))
     if explain:
-        min_points = det.params.validation.min_points
         res.misses = [_explain_miss(th, fps, rejected, unmatched, res.shown[th["id"]], res.shown_run[th["id"]],
-                                    min_points) for th in truth["throws"] if th["id"] not in res.detected]
+                                    res.shown_needed) for th in truth["throws"] if th["id"] not in res.detected]
     if naive:
         _run_naive(base / truth["video"], truth, fps, res)
     return res
@@ -513,7 +512,7 @@ def summarise(results: list[SceneResult], label: str) -> dict[str, Any]:
     hours = sum(r.duration_s for r in results) / 3600.0
     lat = [x for r in results for x in r.latency_s]
     floors = [f for r in results for f in r.floors]
-    shown_ok = [(tid in r.detected) for r in results for tid, n in r.shown_run.items() if n >= SHOWN_MIN_FRAMES]
+    shown_ok = [(tid in r.detected) for r in results for tid, n in r.shown_run.items() if n >= r.shown_needed]
     out: dict[str, Any] = {
         "set": label,
         "scenes": len(results),

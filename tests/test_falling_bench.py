@@ -58,6 +58,10 @@ def test_a_throw_counts_as_shown_only_where_the_decoded_frames_differ_and_only_i
     shown in 14 frames, all of which one track could hold (the erased frames are a gap of 0.2 s, within the
     tracker's coast, and 14 of 18 frames is dense enough); not so with a shorter coast, or every third frame."""
     from benchmarks.falling_bench import ShownCounter
+    from edge.falling.tracker import TrackerParams
+    from edge.falling.validate import ValidationParams
+
+    tracker, validation = TrackerParams(), ValidationParams()  # coasts 0.5 s; fill 0.6, 0.35 from 12 points
 
     fps = 25.0
     track = [{"t": i / fps, "u": 10.0 + 2 * i, "v": 20.0, "visible": True, "size_px": 1.0} for i in range(20)]
@@ -68,9 +72,9 @@ def test_a_throw_counts_as_shown_only_where_the_decoded_frames_differ_and_only_i
             luma[20, 10 + 2 * i] = 140  # drawn, and kept by the "encoder"
         counter.feed(i / fps, luma, threshold=6.0)
     assert counter.counts == {0: 14}
-    assert counter.runs() == {0: 14}
+    assert counter.runs(tracker, validation) == {0: 14}
     # Erased for longer than the tracker coasts (0.5 s): the pieces are no longer one track.
-    assert counter.runs(max_gap_s=0.1) == {0: 8}
+    assert counter.runs(TrackerParams(coast_gap_s=0.1), validation) == {0: 8}
     # A sparse object (every third frame) is not a track either.
     sparse = ShownCounter([{"id": 0, "track": track}], fps)
     for i in range(20):
@@ -78,4 +82,4 @@ def test_a_throw_counts_as_shown_only_where_the_decoded_frames_differ_and_only_i
         if i % 3 == 0:
             luma[20, 10 + 2 * i] = 140
         sparse.feed(i / fps, luma, threshold=6.0)
-    assert sparse.counts[0] >= 5 and sparse.runs()[0] <= 2
+    assert sparse.counts[0] >= 5 and sparse.runs(tracker, validation)[0] <= 2
