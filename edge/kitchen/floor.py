@@ -305,10 +305,9 @@ class FloorPoints:
         u = 0.5 * (x1 + x2)
         at_bottom = self._at_bottom(y2)
         at_border = at_bottom or y1 <= 1
-        now = (float(head[3] - head[1]), str(head_label)) if head is not None and head[3] > head[1] else None
+        now, by_head = self._head(head, head_label, at_border)
         f = self._feet.get(track_id)
         predicted = self.heights.predict(u, y1)
-        by_head = self.heads.predict(now) if p.head_short_frac > 0 and not at_border else None
         whole_by_head = by_head is not None and h >= p.head_short_frac * by_head
         if f is None:
             f = self._feet[track_id] = _Feet(y1, y2, h, y1, t_s=t_s, head=now, head_full=now)
@@ -367,8 +366,7 @@ class FloorPoints:
         h = y2 - y1
         u = 0.5 * (x1 + x2)
         at_bottom = self._at_bottom(y2)
-        now = (float(head[3] - head[1]), str(head_label)) if head is not None and head[3] > head[1] else None
-        by_head = self.heads.predict(now) if p.head_short_frac > 0 and not at_bottom and y1 > 1 else None
+        _, by_head = self._head(head, head_label, at_bottom or y1 <= 1)
         predicted = self.heights.predict(u, y1)
         if by_head is not None and h >= p.head_short_frac * by_head:
             full = h  # whole for its head: a short person, whatever the plane (fitted on everyone) says
@@ -381,6 +379,14 @@ class FloorPoints:
         if at_bottom:
             v = max(v, float(self.image_height or 0))
         return u, v
+
+    def _head(self, head: np.ndarray | None, head_label: str | None,
+              at_border: bool) -> tuple[tuple[float, str] | None, float | None]:
+        """The paired head as (height, class), and the person's height it says (:class:`HeadHeights`; None for a
+        box cut by the image's edge, without a head or a learnt ratio, or with the head test off)."""
+        now = (float(head[3] - head[1]), str(head_label)) if head is not None and head[3] > head[1] else None
+        by_head = self.heads.predict(now) if self.params.head_short_frac > 0 and not at_border else None
+        return now, by_head
 
     def _at_bottom(self, y2: float) -> bool:
         """Is the box cut by the image's bottom edge? A detector's box of someone walking in under the camera
