@@ -291,13 +291,27 @@ def test_pieces_of_two_objects_are_not_joined() -> None:
 
 def test_blob_size_test_ignores_the_slivers_of_a_slow_object() -> None:
     """Near a throw's apex frame differencing sees a sliver of a slow object: those areas say nothing of its size."""
-    from edge.falling.validate import _displaced_areas
+    from edge.falling.validate import _sized_areas
 
     t = np.arange(12) / FPS
     v = np.concatenate([[100.0, 100.5, 101.0, 101.2], 101.2 + 12.0 * np.arange(1, 9)])  # still, then 12 px a frame
     uv = np.column_stack([np.full(12, 50.0), v])
     area = np.array([3.0, 4.0, 3.0, 60.0] + [100.0] * 8)  # the fourth moves 6 px a frame (central difference)
-    assert set(_displaced_areas(t, uv, area, 1 / FPS).tolist()) == {60.0, 100.0}
+    assert set(_sized_areas(t, uv, area, np.full(12, 20.0), 1 / FPS).tolist()) == {60.0, 100.0}
+
+
+def test_blob_size_test_ignores_faint_scraps_taken_where_the_object_flickered() -> None:
+    """A large object (20 → 150 px², contrast 30) whose track took three 1-px scraps at the threshold's contrast
+    where it flickered: the scraps say nothing of its size, and its sizes vary 7.5-fold, not 150-fold."""
+    from edge.falling.validate import _sized_areas
+
+    t = np.arange(20) / FPS
+    uv = np.column_stack([np.full(20, 300.0), 100 + 500 * t])  # 20 px a frame: every blob moved clear
+    area = np.linspace(20.0, 150.0, 20)
+    contrast = np.full(20, 30.0)
+    area[[1, 12, 16]], contrast[[1, 12, 16]] = 1.0, 7.0
+    sized = _sized_areas(t, uv, area, contrast, 1 / FPS)
+    assert sized.min() == 20.0 and sized.size == 17
 
 
 def test_a_fall_lost_for_a_second_gives_one_event() -> None:
