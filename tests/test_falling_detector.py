@@ -39,8 +39,10 @@ def run(frames: list[np.ndarray], t: np.ndarray | None = None) -> list:
     return events + det.finish()
 
 
-def render(path, n: int = 50, seed: int = 0, noise: float = 2.0, extra=None, t_offset: float = 0.0) -> list[np.ndarray]:
-    """Frames of the background plus noise with a disc at path(t) (None = not drawn), t from ``t_offset``."""
+def render(path, n: int = 50, seed: int = 0, noise: float = 2.0, extra=None, t_offset: float = 0.0,
+           radius: Callable[[float], float] = lambda t: 2.5) -> list[np.ndarray]:
+    """Frames of the background plus noise with a disc of ``radius(t)`` at path(t) (None = not drawn), t from
+    ``t_offset``."""
     rng = np.random.default_rng(seed + 1)
     bg = background(seed)
     frames = []
@@ -51,7 +53,7 @@ def render(path, n: int = 50, seed: int = 0, noise: float = 2.0, extra=None, t_o
             extra(img, i, t)
         pos = path(t)
         if pos is not None:
-            draw_disc(img, pos[0], pos[1], 2.5, 30.0)
+            draw_disc(img, pos[0], pos[1], radius(t), 30.0)
         img += rng.normal(0, noise, img.shape)
         frames.append(np.clip(img, 0, 255).astype(np.uint8))
     return frames
@@ -339,6 +341,49 @@ def test_a_fall_lost_for_longer_than_the_hold_gives_one_event() -> None:
     events = run(render(lost, n=130))
     assert len(events) == 1
     assert events[0].start < 2.2 and events[0].end < 3.0  # the event of the first part, sent before the second
+
+
+def test_a_fall_that_comes_back_larger_after_its_event_gives_no_second_one() -> None:
+    """Seen for 0.55 s as 1-px blobs, hidden for 0.6 s (longer than a 0.5-s hold: its event goes out) while it
+    comes nearer the camera, seen again on its path as 150-px blobs. Both parts move more than their size a
+    frame, so each blob is the whole object; joined, the sizes vary 150-fold, a test each part passes alone and
+    the gap explains: no second event."""
+    from edge.falling.detector import FallingParams
+
+    def lost(t: float) -> tuple[float, float] | None:
+        if t < 2.2 or 2.75 < t < 3.35 or t > 3.75:
+            return None
+        return 200 + 15 * t, 5 + 170 * (t - 2.2) + 70 * (t - 2.2) ** 2
+
+    det = FallingDetector("test-cam", None, FallingParams(hold_s=0.5))
+    events = []
+    for i, img in enumerate(render(lost, n=120, radius=lambda t: 0.5 if t < 3.0 else 7.0)):
+        events += det.process(Frame(i, i / FPS, img))
+    events += det.finish()
+    assert len(events) == 1
+    assert events[0].start < 2.3 and events[0].end < 2.8
+    assert det.rejections["continues-emitted"] == 1
+
+
+def test_a_continuation_that_starts_on_stray_blobs_is_still_the_sent_fall() -> None:
+    """The track that picks a sent fall up again took three blobs beside the object first (rain, a leaf), and
+    three of its first five points decide whether it starts on the sent fall's path. Those are the points the
+    validation leaves out as strays: judged without them, it continues the sent fall and raises no event."""
+    def path(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return 200 + 15 * (t - 2.0), 20 + 60 * (t - 2.0) + 120 * (t - 2.0) ** 2
+
+    det = FallingDetector("test-cam")
+    t1 = 2.0 + np.arange(14) / FPS
+    sent = _track(t1, *path(t1), area=20.0)
+    det._emitted = [(sent, det._validate(sent))]
+    t2 = 3.2 + np.arange(16) / FPS
+    u2, v2 = path(t2)
+    u2[:3] += [40.0, -35.0, 30.0]
+    v2[:3] += [0.0, 10.0, -20.0]
+    again = _track(t2, u2, v2, area=20.0)
+    assert det._validate(again).accepted and not det._continues_emitted(again)  # its head as tracked: off the path
+    assert det._events([again], None) == [] and det._pending == []
+    assert det.rejections["continues-emitted"] == 1
 
 
 def test_a_bird_that_dives_and_pulls_up_is_not_a_fall() -> None:
