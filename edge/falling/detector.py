@@ -495,9 +495,10 @@ class FallingDetector:
                         if self._join_pending(walked[0])[0]:
                             continue
                         track, verdict = walked
-            # Its head without the stray blobs the validation left out: a track that picks the object up again
-            # often starts on a raindrop or a leaf beside it, and its first points decide whether it continues.
-            if verdict.accepted and self._continues_emitted(self._clean(track, verdict)[0]):
+            # Its head as tracked, and without the stray blobs the validation left out: a track that picks the
+            # object up again often starts on a raindrop or a leaf beside it, and its first points decide whether
+            # it continues (the strays' chance agreement with the path is not given up: falling_4000_024).
+            if verdict.accepted and any(self._continues_emitted(tr) for tr in self._heads(track, verdict)):
                 self.rejections["continues-emitted"] += 1
                 continue
             if verdict.accepted:
@@ -618,6 +619,12 @@ class FallingDetector:
                       added, track.t[0], track.t[-1], extended.reason if not extended.accepted else "strays")
             return track, verdict
         return longer, extended
+
+    @classmethod
+    def _heads(cls, track: Track, verdict: Verdict) -> list[Track]:
+        """``track``, and when its validation left strays out, ``track`` without them."""
+        clean = cls._clean(track, verdict)[0]
+        return [track] if clean is track else [track, clean]
 
     @staticmethod
     def _clean(track: Track, verdict: Verdict) -> tuple[Track, Verdict]:
