@@ -539,6 +539,42 @@ def test_the_metric_fit_takes_measured_centres_and_the_detectors_point_error() -
     assert loose.release is not None and loose.release.to_json()["pixel_sigma_px"] == 1.5
 
 
+def test_a_short_track_is_held_to_a_likely_flight_and_a_long_one_is_not() -> None:
+    """A light object (terminal speed 9 m/s) carried by a 7 m/s wind, a second after its release: a real fall,
+    whose fit needs a wind the prior finds unusual. Its 20-point track stays under the default bound on the
+    prior's cost and passes; under a bound of 2 it is a short track that only an unlikely flight fits. Its
+    60-point track costs more (the longer track pins the wind down), and is not held to the bound at all."""
+    from pathlib import Path
+
+    from calibration import load_calibration
+    from edge.falling.validate import ValidationParams, validate_track
+
+    cal = load_calibration(Path(__file__).resolve().parents[1] / "calibration/examples/caima-b3-east.yaml")
+    drag, wind, step = 9.81 / 9.0**2, np.array([7.0, 0.0, 0.0]), 0.001
+    p, v, now, points = np.array([6.0, -1.0, 34.2]), np.zeros(3), 0.0, []
+    times = 1.0 + np.arange(60) / 25.0
+    for t in times:
+        while now < t - 1e-9:
+            air = v - wind
+            v = v + (np.array([0.0, 0.0, -9.81]) - drag * np.linalg.norm(air) * air) * step
+            p, now = p + v * step, now + step
+        points.append(p.copy())
+    uv = cal.project(np.array(points)) + np.random.default_rng(0).normal(0, 0.5, (60, 2))
+
+    def verdict(n: int, bound: float):  # type: ignore[no-untyped-def]
+        return validate_track(_track(times[:n], uv[:n, 0], uv[:n, 1], area=9.0),
+                              ValidationParams(max_prior_cost=bound), cal)
+
+    short = verdict(20, ValidationParams().max_prior_cost)
+    assert short.accepted and short.release is not None
+    cost = short.release.extras["cost_prior"]
+    assert 2.0 < cost < ValidationParams().max_prior_cost
+    strict = verdict(20, 2.0)
+    assert not strict.accepted and strict.reason.startswith("unlikely flight for a short track")
+    long = verdict(60, 2.0)
+    assert long.accepted and long.release is not None and long.release.extras["cost_prior"] > cost
+
+
 def test_two_tracks_that_share_blobs_are_one_object() -> None:
     """A large, slow object split by the tracker into two tracks that overlap in time and share blobs (its whole
     blob taken in turns with its leading band): the first was held for its event; the second, longer one,
