@@ -381,8 +381,27 @@ def test_a_continuation_that_starts_on_stray_blobs_is_still_the_sent_fall() -> N
     u2[:3] += [40.0, -35.0, 30.0]
     v2[:3] += [0.0, 10.0, -20.0]
     again = _track(t2, u2, v2, area=20.0)
-    assert det._validate(again).accepted and not det._continues_emitted(again)  # its head as tracked: off the path
+    own = det._validate(again)
+    assert own.accepted and not det._continues_emitted(again, own)  # its head as tracked: off the path
     assert det._events([again], None) == [] and det._pending == []
+    assert det.rejections["continues-emitted"] == 1
+
+
+def test_the_start_of_a_fall_that_closes_after_its_end_was_sent_is_no_second_event() -> None:
+    """A fall's later part, a short track, closed first and its event went out; its first part, a long track
+    that closed later (assembled from pieces once the last one closed), ends 0.7 s before the sent part starts,
+    on the same path: the sent fall continues it, and it raises no second event."""
+    def path(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return 200 + 15 * (t - 2.0), 20 + 60 * (t - 2.0) + 120 * (t - 2.0) ** 2
+
+    det = FallingDetector("test-cam")
+    t_late = 3.2 + np.arange(12) / FPS
+    late = _track(t_late, *path(t_late), area=20.0)
+    det._emitted = [(late, det._validate(late))]
+    t_early = 2.0 + np.arange(13) / FPS
+    early = _track(t_early, *path(t_early), area=20.0)
+    assert det._validate(early).accepted
+    assert det._events([early], None) == [] and det._pending == []
     assert det.rejections["continues-emitted"] == 1
 
 

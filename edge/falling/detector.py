@@ -498,7 +498,7 @@ class FallingDetector:
             # Its head as tracked, and without the stray blobs the validation left out: a track that picks the
             # object up again often starts on a raindrop or a leaf beside it, and its first points decide whether
             # it continues (the strays' chance agreement with the path is not given up: falling_4000_024).
-            if verdict.accepted and any(self._continues_emitted(tr) for tr in self._heads(track, verdict)):
+            if verdict.accepted and any(self._continues_emitted(tr, verdict) for tr in self._heads(track, verdict)):
                 self.rejections["continues-emitted"] += 1
                 continue
             if verdict.accepted:
@@ -541,20 +541,29 @@ class FallingDetector:
                 return
         self._pending.append((track, verdict))
 
-    def _continues_emitted(self, track: Track) -> bool:
-        """Is ``track`` the rest of a fall whose event already went out (lost for longer than the hold)? It must
-        start on that event's path (image-space or metric extrapolation, or one constant-acceleration fit across
-        the gap) and the two joined must validate as one fall; then it is not a second object."""
+    def _continues_emitted(self, track: Track, own: Verdict) -> bool:
+        """Is ``track`` (accepted: ``own``) the rest of a fall whose event already went out (lost for longer than
+        the hold), or its start? It must start on that event's path, or that event's track on its own (image-space
+        or metric extrapolation, or one constant-acceleration fit across the gap), and the two joined must
+        validate as one fall (:meth:`_one_fall`); then it is not a second object."""
         for sent, verdict in self._emitted:
             if _shared_points(sent, track) >= SAME_OBJECT_POINTS:
                 log.info("%s: track %.2f–%.2f s shares blobs with the fall sent %.2f–%.2f s: no second event",
                          self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
                 return True
             gap = track.t[0] - sent.t[-1]
-            if not -self.params.overlap_s < gap <= self.params.after_emit_s:
-                continue
-            if self._continues(sent, verdict, track) and self._one_fall(sent, track):
+            if -self.params.overlap_s < gap <= self.params.after_emit_s and self._continues(sent, verdict, track) \
+                    and self._one_fall(sent, track):
                 log.info("%s: track %.2f–%.2f s continues the fall sent %.2f–%.2f s: no second event",
+                         self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
+                return True
+            # …or the sent fall continues this one: a track that closes late (a long track assembled from pieces
+            # or walked again once its last piece closed) can be the first part of a fall whose later part, a
+            # short track closed sooner, already raised the event.
+            gap = sent.t[0] - track.t[-1]
+            if -self.params.overlap_s < gap <= self.params.after_emit_s \
+                    and self._continues(track, own, sent, cache=False) and self._one_fall(track, sent):
+                log.info("%s: track %.2f–%.2f s is the start of the fall sent %.2f–%.2f s: no second event",
                          self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
                 return True
         return False
@@ -581,10 +590,11 @@ class FallingDetector:
                                      or _shared_points(held, tr, index) >= SAME_OBJECT_POINTS)
                    for tr in self._tracker.active)
 
-    def _continues(self, held: Track, verdict: Verdict, track: Track) -> bool:
+    def _continues(self, held: Track, verdict: Verdict, track: Track, cache: bool = True) -> bool:
         """Image-space extrapolation first (fine over a few frames); with a calibration, also the held track's
         metric 3-D fit (gravity and drag), since the image-space extrapolation of a perspective fall drifts by
-        tens of pixels a second."""
+        tens of pixels a second. The fit's projected path is kept by the verdict's ``id`` while the verdict is
+        held or sent; ``cache`` False for any other verdict (its ``id`` may be reused once it is freed)."""
         if not _may_continue(held, track):
             return False
         if _continues(held, track) or _pieces_link(held, track):  # image space: good over short gaps
@@ -592,10 +602,13 @@ class FallingDetector:
         if verdict.release is None or self.calibration is None:
             return False
         key = id(verdict)
-        if key not in self._paths:
+        path = self._paths.get(key) if cache else None
+        if path is None:
             times, xyz = ballistic_path(verdict.release, held.t[-1] + self.params.max_hold_s + 0.5)
-            self._paths[key] = (times, np.asarray(self.calibration.project(xyz)) * self._scale)
-        times, uv_path = self._paths[key]
+            path = (times, np.asarray(self.calibration.project(xyz)) * self._scale)
+            if cache:
+                self._paths[key] = path
+        times, uv_path = path
         t2, uv2 = track.arrays()
         t2, uv2 = t2[:5], uv2[:5]
         pred = np.column_stack([np.interp(t2, times, uv_path[:, k]) for k in range(2)])
