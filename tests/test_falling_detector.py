@@ -389,8 +389,8 @@ def test_a_continuation_that_starts_on_stray_blobs_is_still_the_sent_fall() -> N
 
 def test_the_start_of_a_fall_that_closes_after_its_end_was_sent_is_no_second_event() -> None:
     """A fall's later part, a short track, closed first and its event went out; its first part, a long track
-    that closed later (assembled from pieces once the last one closed), ends 0.7 s before the sent part starts,
-    on the same path: the sent fall continues it, and it raises no second event."""
+    that closed later (it went on over stray blobs, which its validation left out), ends 0.7 s before the sent
+    part starts, on the same path: the sent fall continues it, and it raises no second event."""
     def path(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return 200 + 15 * (t - 2.0), 20 + 60 * (t - 2.0) + 120 * (t - 2.0) ** 2
 

@@ -557,9 +557,9 @@ class FallingDetector:
                 log.info("%s: track %.2f–%.2f s continues the fall sent %.2f–%.2f s: no second event",
                          self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
                 return True
-            # …or the sent fall continues this one: a track that closes late (a long track assembled from pieces
-            # or walked again once its last piece closed) can be the first part of a fall whose later part, a
-            # short track closed sooner, already raised the event.
+            # …or the sent fall continues this one: a track that closes late (one that went on over stray blobs
+            # after its object, which the validation then left out) can be the first part of a fall whose later
+            # part, a short track accepted sooner, already raised the event.
             gap = sent.t[0] - track.t[-1]
             if -self.params.overlap_s < gap <= self.params.after_emit_s \
                     and self._continues(track, own, sent, cache=False) and self._one_fall(track, sent):
