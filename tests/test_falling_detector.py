@@ -365,19 +365,26 @@ def test_a_fall_that_comes_back_larger_after_its_event_gives_no_second_one() -> 
     assert det.rejections["continues-emitted"] == 1
 
 
+def _parabola(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One fall's image path (px), for the tests of parts of it tracked apart."""
+    return 200 + 15 * (t - 2.0), 20 + 60 * (t - 2.0) + 120 * (t - 2.0) ** 2
+
+
+def _having_sent(part):  # type: ignore[no-untyped-def]
+    """A detector whose event for ``part`` has gone out."""
+    det = FallingDetector("test-cam")
+    det._emitted = [(part, det._validate(part))]
+    return det
+
+
 def test_a_continuation_that_starts_on_stray_blobs_is_still_the_sent_fall() -> None:
     """The track that picks a sent fall up again took three blobs beside the object first (rain, a leaf), and
     three of its first five points decide whether it starts on the sent fall's path. Those are the points the
     validation leaves out as strays: judged without them, it continues the sent fall and raises no event."""
-    def path(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return 200 + 15 * (t - 2.0), 20 + 60 * (t - 2.0) + 120 * (t - 2.0) ** 2
-
-    det = FallingDetector("test-cam")
     t1 = 2.0 + np.arange(14) / FPS
-    sent = _track(t1, *path(t1), area=20.0)
-    det._emitted = [(sent, det._validate(sent))]
+    det = _having_sent(_track(t1, *_parabola(t1), area=20.0))
     t2 = 3.2 + np.arange(16) / FPS
-    u2, v2 = path(t2)
+    u2, v2 = _parabola(t2)
     u2[:3] += [40.0, -35.0, 30.0]
     v2[:3] += [0.0, 10.0, -20.0]
     again = _track(t2, u2, v2, area=20.0)
@@ -391,15 +398,10 @@ def test_the_start_of_a_fall_that_closes_after_its_end_was_sent_is_no_second_eve
     """A fall's later part, a short track, closed first and its event went out; its first part, a long track
     that closed later (it went on over stray blobs, which its validation left out), ends 0.7 s before the sent
     part starts, on the same path: the sent fall continues it, and it raises no second event."""
-    def path(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return 200 + 15 * (t - 2.0), 20 + 60 * (t - 2.0) + 120 * (t - 2.0) ** 2
-
-    det = FallingDetector("test-cam")
     t_late = 3.2 + np.arange(12) / FPS
-    late = _track(t_late, *path(t_late), area=20.0)
-    det._emitted = [(late, det._validate(late))]
+    det = _having_sent(_track(t_late, *_parabola(t_late), area=20.0))
     t_early = 2.0 + np.arange(13) / FPS
-    early = _track(t_early, *path(t_early), area=20.0)
+    early = _track(t_early, *_parabola(t_early), area=20.0)
     assert det._validate(early).accepted
     assert det._events([early], None) == [] and det._pending == []
     assert det.rejections["continues-emitted"] == 1

@@ -312,7 +312,7 @@ def validate_track(
 
 
 def _implausible_release(
-    rel: ReleaseEstimate, cal: FacadeCalibration, p: ValidationParams, blob_px: float = 0.0, n_points: int = 0
+    rel: ReleaseEstimate, cal: FacadeCalibration, p: ValidationParams, blob_px: float, n_points: int
 ) -> str | None:
     if rel.rms_px > _max_rms_px(p, blob_px):
         return f"does not fit g = 9.81 m/s²: rms {rel.rms_px:.2f} px"
