@@ -575,6 +575,30 @@ def test_the_metric_fit_takes_measured_centres_and_the_detectors_point_error() -
     assert loose.release is not None and loose.release.to_json()["pixel_sigma_px"] == 1.5
 
 
+def test_a_long_calibrated_track_may_move_up_in_the_image() -> None:
+    """A stone tossed 2.5 m/s out towards a camera that looks up (and 1 m/s up) rises in the image for the first
+    second of its fall (`falling_6000_085`). With a calibration a long track is left to the metric fit, which
+    names its storey; a short one must still move down in the image."""
+    from pathlib import Path
+
+    from calibration import load_calibration
+    from calibration.ballistics import positions_at
+    from edge.falling.validate import ValidationParams, validate_track
+
+    cal = load_calibration(Path(__file__).resolve().parents[1] / "calibration/examples/caima-b3-east.yaml")
+    t = np.arange(24) / 25.0
+    uv = cal.project(positions_at(np.array([[6.0, -0.5, 34.2, 1.0, -2.5, 1.0]]), np.array([0.0]), t,
+                                  max_step_s=0.002)[0])
+    uv += np.random.default_rng(0).normal(0, 0.5, uv.shape)
+    assert uv[-1, 1] < uv[0, 1] - 30  # up in the image
+    params = ValidationParams()
+    long = validate_track(_track(1.0 + t, uv[:, 0], uv[:, 1], area=9.0), params, cal)
+    assert long.accepted and long.release is not None and long.release.floor == "12"
+    n = params.accel_test_points - 1
+    short = validate_track(_track(1.0 + t[:n], uv[:n, 0], uv[:n, 1], area=9.0), params, cal)
+    assert not short.accepted and "away from down" in short.reason
+
+
 def test_a_short_track_is_held_to_a_likely_flight_and_a_long_one_is_not() -> None:
     """A light object (terminal speed 9 m/s) carried by a 7 m/s wind, a second after its release: a real fall,
     whose fit needs a wind the prior finds unusual. Its 20-point track stays under the default bound on the
