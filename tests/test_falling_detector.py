@@ -422,6 +422,23 @@ def test_the_start_of_a_fall_that_closes_after_its_end_was_sent_is_no_second_eve
     assert det.rejections["continues-emitted"] == 1
 
 
+def test_a_track_whose_looked_back_start_retraces_a_sent_fall_is_no_second_event() -> None:
+    """The sent fall's track has a hole near its end (the validation left strays out: falling_7000_061), so its
+    end's velocity does not lead into the track that picks the object up again; but looking back finds that
+    track's start in earlier frames, over the sent fall's own points: the same object, no second event."""
+    t_sent = np.concatenate([2.0 + np.arange(11) / FPS, [2.84]])
+    det = _having_sent(_track(t_sent, *_parabola(t_sent), area=20.0))
+    t_later = 2.88 + np.arange(16) / FPS
+    later = _track(t_later, *_parabola(t_later), area=20.0)
+    own = det._validate(later)
+    assert own.accepted and not det._continues_emitted(later, own)
+    t_back = 2.0 + 2 * np.arange(11) / FPS  # every second frame, as the kept frames
+    u_back, v_back = _parabola(t_back)
+    later.prefix = _track(t_back, u_back + 1.0, v_back - 1.0, area=20.0)  # centres, not the blobs
+    assert det._events([later], None) == [] and det._pending == []
+    assert det.rejections["continues-emitted"] == 1
+
+
 def test_a_bird_that_dives_and_pulls_up_is_not_a_fall() -> None:
     """Its dive (0.8 s, accelerating down) passes every test alone; lost for 0.55 s (longer than the tracker
     coasts), it reappears on the dive's path and pulls up. The dive is held for a continuation, and the two

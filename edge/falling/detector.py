@@ -246,6 +246,20 @@ def _shared_points(first: Track, second: Track, index: dict[float, tuple[float, 
     return shared
 
 
+def _coincident_points(first: Track, second: Track) -> int:
+    """How many points of two tracks lie at the same place in the same frame, within a few pixels (3 px plus
+    half the larger blob's size): the same object, measured twice. Looking back gives a track points before
+    its first (``Track.prefix``), each the object's centre measured against an older frame, not a blob of the
+    motion stage, so a prefix that retraces a fall already reported shares no blob with it
+    (:func:`_shared_points`), only its places."""
+    if first.t[-1] < second.t[0] or second.t[-1] < first.t[0]:
+        return 0
+    at = _blob_index(first)
+    tol = 3.0 + 0.5 * math.sqrt(max(float(np.median(first.area)), float(np.median(second.area))))
+    return sum(1 for t, u, v in zip(second.t, second.u, second.v, strict=True)
+               if (p := at.get(round(t, 3))) is not None and math.hypot(p[0] - u, p[1] - v) <= tol)
+
+
 def _may_continue(first: Track, second: Track) -> bool:
     """:func:`_kinematically_near` for one pair."""
     return bool(_kinematically_near(np.asarray([_end_state(first)]), second)[0])
@@ -502,8 +516,14 @@ class FallingDetector:
                 self.rejections["continues-emitted"] += 1
                 continue
             if verdict.accepted:
-                track, verdict = self._with_prefix(track, verdict)
-                self._hold(*self._clean(track, verdict))
+                longer, verdict = self._with_prefix(track, verdict)
+                # The points found by looking back may retrace a fall whose event already went out: the track
+                # that picks up its object again is then its rest (falling_7000_061: a box's later track, its
+                # start found back to 0.84 s, over the 0.84-2.16 s of the sent event).
+                if longer is not track and self._retraces_emitted(longer):
+                    self.rejections["continues-emitted"] += 1
+                    continue
+                self._hold(*self._clean(longer, verdict))
             else:
                 self.rejections[verdict.reason.split(":")[0].split(" ")[0]] += 1
                 if self.on_rejected is not None:
@@ -533,9 +553,10 @@ class FallingDetector:
 
     def _hold(self, track: Track, verdict: Verdict) -> None:
         """Hold an accepted track for its event; a held track that shares its blobs (the same object, assembled
-        from pieces or walked again beside it) is replaced when this one is longer, else this one is dropped."""
+        from pieces or walked again beside it) or its places (its start found by looking back retraces the held
+        one) is replaced when this one is longer, else this one is dropped."""
         for i, (held, _) in enumerate(self._pending):
-            if _shared_points(held, track) >= SAME_OBJECT_POINTS:
+            if _coincident_points(held, track) >= SAME_OBJECT_POINTS:  # shared blobs are coincident points
                 if len(track) > len(held):
                     self._pending[i] = (track, verdict)
                 return
@@ -564,6 +585,15 @@ class FallingDetector:
             if -self.params.overlap_s < gap <= self.params.after_emit_s \
                     and self._continues(track, own, sent, cache=False) and self._one_fall(track, sent):
                 log.info("%s: track %.2f–%.2f s is the start of the fall sent %.2f–%.2f s: no second event",
+                         self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
+                return True
+        return False
+
+    def _retraces_emitted(self, track: Track) -> bool:
+        """Does ``track`` lie on a sent fall's points, in the same frames (:func:`_coincident_points`)?"""
+        for sent, _ in self._emitted:
+            if _coincident_points(sent, track) >= SAME_OBJECT_POINTS:
+                log.info("%s: track %.2f–%.2f s retraces the fall sent %.2f–%.2f s: no second event",
                          self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
                 return True
         return False
