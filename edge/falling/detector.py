@@ -565,7 +565,8 @@ class FallingDetector:
     def _continues_emitted(self, track: Track, own: Verdict) -> bool:
         """Is ``track`` (accepted: ``own``) the rest of a fall whose event already went out (lost for longer than
         the hold), or its start? It must start on that event's path, or that event's track on its own (image-space
-        or metric extrapolation, or one constant-acceleration fit across the gap), and the two joined must
+        or metric extrapolation, or one constant-acceleration fit across the gap; without the kinematic screen,
+        which a sent track's stale end velocity can fail: accepted tracks are few), and the two joined must
         validate as one fall (:meth:`_one_fall`); then it is not a second object."""
         for sent, verdict in self._emitted:
             if _shared_points(sent, track) >= SAME_OBJECT_POINTS:
@@ -573,8 +574,8 @@ class FallingDetector:
                          self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
                 return True
             gap = track.t[0] - sent.t[-1]
-            if -self.params.overlap_s < gap <= self.params.after_emit_s and self._continues(sent, verdict, track) \
-                    and self._one_fall(sent, track):
+            if -self.params.overlap_s < gap <= self.params.after_emit_s \
+                    and self._continues(sent, verdict, track, screen=False) and self._one_fall(sent, track):
                 log.info("%s: track %.2f–%.2f s continues the fall sent %.2f–%.2f s: no second event",
                          self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
                 return True
@@ -583,7 +584,7 @@ class FallingDetector:
             # part, a short track accepted sooner, already raised the event.
             gap = sent.t[0] - track.t[-1]
             if -self.params.overlap_s < gap <= self.params.after_emit_s \
-                    and self._continues(track, own, sent, cache=False) and self._one_fall(track, sent):
+                    and self._continues(track, own, sent, cache=False, screen=False) and self._one_fall(track, sent):
                 log.info("%s: track %.2f–%.2f s is the start of the fall sent %.2f–%.2f s: no second event",
                          self.camera_id, track.t[0], track.t[-1], sent.t[0], sent.t[-1])
                 return True
@@ -620,12 +621,15 @@ class FallingDetector:
                                      or _shared_points(held, tr, index) >= SAME_OBJECT_POINTS)
                    for tr in self._tracker.active)
 
-    def _continues(self, held: Track, verdict: Verdict, track: Track, cache: bool = True) -> bool:
+    def _continues(self, held: Track, verdict: Verdict, track: Track, cache: bool = True,
+                   screen: bool = True) -> bool:
         """Image-space extrapolation first (fine over a few frames); with a calibration, also the held track's
         metric 3-D fit (gravity and drag), since the image-space extrapolation of a perspective fall drifts by
         tens of pixels a second. The fit's projected path is kept by the verdict's ``id`` while the verdict is
-        held or sent; ``cache`` False for any other verdict (its ``id`` may be reused once it is freed)."""
-        if not _may_continue(held, track):
+        held or sent; ``cache`` False for any other verdict (its ``id`` may be reused once it is freed).
+        ``screen``: first the cheap kinematic test (:func:`_may_continue`), for callers that ask of every
+        closed or open track; a test of an accepted track against the few sent ones can afford the fits."""
+        if screen and not _may_continue(held, track):
             return False
         if _continues(held, track) or _pieces_link(held, track):  # image space: good over short gaps
             return True
