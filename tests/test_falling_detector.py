@@ -462,6 +462,27 @@ def test_a_sent_fall_with_a_hole_before_its_end_is_continued() -> None:
     assert det.rejections["continues-emitted"] == 1
 
 
+def test_a_short_continuation_whose_flight_is_only_unlikely_vetoes_nothing() -> None:
+    """A held fall is vetoed when its continuation, clean evidence, fails on how it moves alone and joined. A
+    short continuation rejected only as an unlikely flight (the prior-cost test, which weighs how little a
+    short track shows) is no such evidence: near the camera a box's centroids are least sure and its last 15
+    points cost the prior 17.9 (falling_5000_010), while a continuation that no fall fits still vetoes."""
+    from calibration.backproject import ReleaseEstimate
+    from edge.falling.detector import _flies_on
+    from edge.falling.validate import ValidationParams, Verdict
+
+    release = ReleaseEstimate("9", "A", 1.8, -0.3, 27.0, 4.8, {"9": 1.0}, 3.0, (0.0, 0.0, 0.3), 0.04, 15,
+                              "ballistic-release-fit")
+    t = 6.0 + np.arange(15) / FPS
+    continuation = _track(t, *_parabola(t), area=400.0)
+    joined = Verdict(False, "does not fit g = 9.81 m/s²: rms 6.40 px", 0.0, 1.0, 1.0, release)
+    unlikely = Verdict(False, "unlikely flight for a short track (prior cost 17.9 > 6)", 0.0, 1.0, 1.0, release)
+    off = Verdict(False, "does not fit g = 9.81 m/s²: rms 9.00 px", 0.0, 1.0, 1.0, release)
+    params = ValidationParams()
+    assert not _flies_on(continuation, unlikely, joined, params)
+    assert _flies_on(continuation, off, joined, params)
+
+
 def test_a_bird_that_dives_and_pulls_up_is_not_a_fall() -> None:
     """Its dive (0.8 s, accelerating down) passes every test alone; lost for 0.55 s (longer than the tracker
     coasts), it reappears on the dive's path and pulls up. The dive is held for a continuation, and the two

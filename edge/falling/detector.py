@@ -21,6 +21,7 @@ from edge.falling.rewind import FrameHistory, RewindParams, looks_like_fall_star
 from edge.falling.tracker import Track, Tracker, TrackerParams
 from edge.falling.validate import (
     GRAVITY_MPS2,
+    UNLIKELY_FLIGHT,
     ValidationParams,
     Verdict,
     fit_quadratic,
@@ -158,9 +159,13 @@ def _flies_on(continuation: Track, own: Verdict, joined: Verdict, params: Valida
     fails a test of the motion (``joined``). A falling object's track ends where it lands, leaves the view or
     goes behind something; a bird whose first second happened to fit a fall flies on. A chain of rain streaks
     or a scrap of a tree that happens to start on a fall's path is not clean evidence, and vetoes nothing.
+    Nor is a short track whose flight is only unlikely (``max_prior_cost``): that test weighs how little a
+    short track shows, not how it moves (a storey-9 box's last 15 points near the camera, where its blob's
+    centroid is least sure, cost the prior 17.9 and vetoed its accepted fall: ``falling_5000_010``).
     """
     def of_motion(v: Verdict) -> bool:
-        return not v.accepted and (v.release is not None or v.reason.startswith(_MOTION_REASONS))
+        return not v.accepted and not v.reason.startswith(UNLIKELY_FLIGHT) and (
+            v.release is not None or v.reason.startswith(_MOTION_REASONS))
 
     return len(continuation) >= params.min_points and of_motion(own) and of_motion(joined)
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from calibration.backproject import ReleaseEstimate
 
 GRAVITY_MPS2 = 9.81
+UNLIKELY_FLIGHT = "unlikely flight for a short track"
+"""The start of the reason of a track rejected by ``ValidationParams.max_prior_cost``."""
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,7 @@ def _implausible_release(
         return f"does not fit g = 9.81 m/s²: rms {rel.rms_px:.2f} px"
     prior_cost = float(rel.extras.get("cost_prior", 0.0))
     if n_points < p.prior_test_points and prior_cost > p.max_prior_cost:
-        return f"unlikely flight for a short track (prior cost {prior_cost:.1f} > {p.max_prior_cost:g})"
+        return f"{UNLIKELY_FLIGHT} (prior cost {prior_cost:.1f} > {p.max_prior_cost:g})"
     if rel.drag_per_m > p.max_drag_per_m:
         return f"too much drag for a thrown object (terminal {math.sqrt(GRAVITY_MPS2 / rel.drag_per_m):.1f} m/s)"
     vx, vy, vz = rel.velocity0
