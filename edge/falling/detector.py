@@ -234,21 +234,24 @@ def _blob_index(track: Track) -> dict[float, tuple[float, float]]:
     return {round(t, 3): (u, v) for t, u, v in zip(track.t, track.u, track.v, strict=True)}
 
 
+def _same_frame_offsets(first: Track, second: Track, index: dict[float, tuple[float, float]] | None = None
+                        ) -> list[tuple[float, float]]:
+    """``second``'s points minus ``first``'s in the frames both have a point in (``index``: ``first``'s
+    :func:`_blob_index`, when it is compared with many tracks)."""
+    if first.t[-1] < second.t[0] or second.t[-1] < first.t[0]:
+        return []
+    at = _blob_index(first) if index is None else index
+    return [(u - p[0], v - p[1]) for t, u, v in zip(second.t, second.u, second.v, strict=True)
+            if (p := at.get(round(t, 3))) is not None]
+
+
 def _shared_points(first: Track, second: Track, index: dict[float, tuple[float, float]] | None = None) -> int:
     """How many blobs two tracks share: points of the same frame within half a pixel of each other. The
     tracker can split one object into two tracks that overlap in time (a large, slow object's leading band
     and its whole blob, taken in turns), and looking back or walking a track again can then hand both the
     same blobs; no time order between the two says they are one object, the shared blobs do. ``index``:
     ``first``'s :func:`_blob_index`, when it is compared with many tracks."""
-    if first.t[-1] < second.t[0] or second.t[-1] < first.t[0]:
-        return 0
-    at = _blob_index(first) if index is None else index
-    shared = 0
-    for t, u, v in zip(second.t, second.u, second.v, strict=True):
-        p = at.get(round(t, 3))
-        if p is not None and abs(p[0] - u) <= 0.5 and abs(p[1] - v) <= 0.5:
-            shared += 1
-    return shared
+    return sum(1 for du, dv in _same_frame_offsets(first, second, index) if abs(du) <= 0.5 and abs(dv) <= 0.5)
 
 
 def _coincident_points(first: Track, second: Track) -> int:
@@ -257,12 +260,11 @@ def _coincident_points(first: Track, second: Track) -> int:
     its first (``Track.prefix``), each the object's centre measured against an older frame, not a blob of the
     motion stage, so a prefix that retraces a fall already reported shares no blob with it
     (:func:`_shared_points`), only its places."""
-    if first.t[-1] < second.t[0] or second.t[-1] < first.t[0]:
+    offsets = _same_frame_offsets(first, second)
+    if not offsets:
         return 0
-    at = _blob_index(first)
     tol = 3.0 + 0.5 * math.sqrt(max(float(np.median(first.area)), float(np.median(second.area))))
-    return sum(1 for t, u, v in zip(second.t, second.u, second.v, strict=True)
-               if (p := at.get(round(t, 3))) is not None and math.hypot(p[0] - u, p[1] - v) <= tol)
+    return sum(1 for du, dv in offsets if math.hypot(du, dv) <= tol)
 
 
 def _may_continue(first: Track, second: Track) -> bool:

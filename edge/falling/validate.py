@@ -240,8 +240,9 @@ def _size_spread(t: np.ndarray, area: np.ndarray) -> float:
     log_a = np.log(np.maximum(area, 1.0))
     if log_a.size < 3:
         return float(math.exp(np.ptp(log_a))) if log_a.size else 1.0
-    slope, icpt = np.polyfit(t - t.mean(), log_a, 1)
-    resid = log_a - (icpt + slope * (t - t.mean()))
+    tau = t - t.mean()
+    slope, icpt = np.polyfit(tau, log_a, 1)
+    resid = log_a - (icpt + slope * tau)
     r10, r90 = np.percentile(resid, [10, 90])
     return float(math.exp(r90 - r10))
 
