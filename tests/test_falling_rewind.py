@@ -100,14 +100,15 @@ def soft_disc(img: np.ndarray, u: float, v: float, r: float, value: float) -> No
 
 
 def big_slow_fall(t: float) -> tuple[float, float]:
-    """A 12-px object near the camera moving 5–7 px a frame: less than its own length."""
+    """A 12-px object near the camera moving 5–7 px a frame at first: less than its own length."""
     return 320.0 + 5.0 * t, 40.0 + 75.0 * t + 0.5 * 100.0 * t * t
 
 
 def test_a_slow_objects_points_are_its_centre_not_its_changed_part() -> None:
-    """The motion stage's blob of an object that moves less than its length is where it changed (a band
-    ahead and a strip behind), whose centroid lags its centre; measured again against a frame in which it had
-    moved clear, each point is the centre (the event's track and the metric fit take those)."""
+    """The motion stage's blob of an object that moves less than its length is where it changed: a band
+    ahead (the strip behind, where it left, is background again in the motion stage's reference frame), whose
+    centroid leads its centre; measured again against a frame in which it had moved clear, each point is the
+    centre (the event's track and the metric fit take those)."""
 
     def errors(measure_again: bool) -> np.ndarray:
         rng = np.random.default_rng(3)
@@ -124,8 +125,9 @@ def test_a_slow_objects_points_are_its_centre_not_its_changed_part() -> None:
         return np.array([p.v - big_slow_fall(p.t)[1] for p in ev.track if p.t > 0.2])
 
     before, after = errors(False), errors(True)
-    # Steps of 5–7 px: a leading band alone at first (2–6 px ahead), then band and strip together (1–2 px behind).
-    assert before.max() > 4.0 and before.min() < -1.5 and np.median(np.abs(before)) > 1.0
+    # The leading band, ahead of the centre by about (12 − step) / 2 px: 4–6 px at the first steps of 5–7 px,
+    # under 1 px once the steps near the object's length (the first points are looked-back centres).
+    assert before.max() > 4.0 and before.min() > -0.5 and np.median(before) > 0.8
     # Only the third point is left as it was (neither kept for looking back nor late enough to measure again).
     assert np.sum(np.abs(after) > 0.3) <= 1 and np.median(np.abs(after)) < 0.1
 

@@ -4,7 +4,9 @@ The hot path of the falling-object detector, run on every decoded frame. A falli
 2–20 px across and moves several pixels per frame, so the detector differences consecutive frames rather than
 keeping a slow background model, and tests each changed region against the frame before last so that only the
 object's *current* position becomes a candidate (the place it left is a "ghost": it differs from the previous
-frame but not from the one before).
+frame but not from the one before). A large object that moves less than its size a frame covered the place it
+left in both earlier frames too, so the ghost test also looks at a reference frame kept 1–2 s earlier: a place
+that shows again what it showed then is background uncovered, not an object.
 
 Per frame, on the watched region only:
 
@@ -69,6 +71,11 @@ class MotionParams:
     """Per frame; the strongest are kept (rain storms)."""
     gradient_refresh_frames: int = 50
     """How often the scene gradient used by the edge-aware threshold is recomputed."""
+    reference_frames: int = 25
+    """Every this many frames a comparable frame is kept as a reference; the older of the last two kept (about
+    1–2 s old at 25 fps) is the long baseline of the ghost test: a pixel that shows what it showed then is
+    background uncovered again, not an object. 0: no reference (the ghost test against the frame before last
+    only)."""
 
 
 def _median_u8(values: np.ndarray) -> float:
@@ -154,6 +161,8 @@ class MotionDetector:
         self._busy_slow = np.zeros(cells.shape, np.float32)
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
+        self._refs: list[np.ndarray] = []  # the last two reference frames (see MotionParams.reference_frames)
+        self._last_ref_frame = 0  # _frames_seen when the newest reference was kept
         self._threshold_map: np.ndarray | None = None
         self._cell_threshold: tuple[int, np.ndarray] | None = None  # (T, threshold map + T), see _active_cells
         self._small_cur: np.ndarray | None = None  # this frame at shake resolution, if a shake check made it
@@ -214,8 +223,13 @@ class MotionDetector:
 
         self._update_busy(active)
         active &= ~self._busy_mask
-        cands = self._measure(active, cur, d1, self._prev[-2], prev2_shift)
+        # The long baseline holds only for an unshaken frame (a shift is measured against the last frame only).
+        steady = math.hypot(*self.status.shift_px) < self.params.shake_min_px
+        reference = self._refs[0] if steady and len(self._refs) == 2 else None
+        cands = self._measure(active, cur, d1, self._prev[-2], prev2_shift, reference)
         self._remember(cur)
+        if steady:
+            self._keep_reference(cur)
         return cands
 
     @property
@@ -247,6 +261,17 @@ class MotionDetector:
         if len(self._prev) > 2:
             self._prev.pop(0)
         self._small_prev = self._small_cur  # a shake check on the next frame reuses it
+
+    def _keep_reference(self, roi_frame: np.ndarray) -> None:
+        """Keep an unshaken frame as a reference every ``reference_frames`` frames (the last two are held)."""
+        n = self.params.reference_frames
+        if n <= 0 or (self._refs and self._frames_seen - self._last_ref_frame < n):
+            return
+        # A copy when the region is a view of the decoder's frame (it would keep the whole frame alive).
+        self._refs.append(roi_frame.copy() if roi_frame.base is not None else roi_frame)
+        if len(self._refs) > 2:
+            self._refs.pop(0)
+        self._last_ref_frame = self._frames_seen
 
     def _refresh_threshold_map(self, cur: np.ndarray) -> None:
         """Per-pixel extra threshold from the scene's local gradient (dilated: sway moves edges ±1 px)."""
@@ -382,12 +407,14 @@ class MotionDetector:
         return np.rint(top * (1 - fy) + bottom * fy).astype(np.uint8)
 
     def _measure(self, active: np.ndarray, cur: np.ndarray, d1: np.ndarray, prev2: np.ndarray,
-                 prev2_shift: np.ndarray | None = None) -> Candidates:
+                 prev2_shift: np.ndarray | None = None, reference: np.ndarray | None = None) -> Candidates:
         """Group active cells into blobs and measure each at full resolution, all blobs at once.
 
-        A pixel counts towards its blob with weight ``min(D1, D2) − allowance − T`` (D2 = |Y_t − Y_{t−2}|): the
-        object's current position differs from both earlier frames, the place it left (the ghost) only from
-        the previous one, so ghosts get no weight and vanish. Only the pixels of active cells are gathered
+        A pixel counts towards its blob with weight ``min(D1, D2, D_ref) − allowance − T`` (D2 = |Y_t − Y_{t−2}|,
+        D_ref = |Y_t − reference|, when a ``reference`` is given): the object's current position differs from
+        all earlier frames, the place it left (the ghost) only from the previous one, or, where a large object
+        moving less than its size covered it in both earlier frames, not from the reference of 1–2 s ago; so
+        ghosts get no weight and vanish. Only the pixels of active cells are gathered
         (a few hundred blocks of g×g, not the frame), and centroid, area, contrast and streak length come from
         weighted moments accumulated per blob with ``bincount``. ``prev2_shift``: the frame before last is
         to be aligned to this one (shake compensation), at the gathered pixels only.
@@ -413,7 +440,10 @@ class MotionDetector:
         b_d1 = blocks(d1)
         b_prev2 = blocks(prev2) if prev2_shift is None else self._shifted_blocks(prev2, prev2_shift, cy, cx)
         b_d2 = cv2.absdiff(blocks(cur), b_prev2)
-        both = np.minimum(b_d1, b_d2).astype(np.int16)
+        both = np.minimum(b_d1, b_d2)
+        if reference is not None:
+            np.minimum(both, cv2.absdiff(blocks(cur), blocks(reference)), out=both)
+        both = both.astype(np.int16)
         excess = both - blocks(self._threshold_map) - round(self._noise_threshold())
         k, py, px = np.nonzero(excess > 0)
         if k.size == 0:
