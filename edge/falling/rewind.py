@@ -194,8 +194,8 @@ def rewind(
             track.centres[point[0]] = centre
     if len(anchors) < 3:
         return None
-    area_lo, area_hi = (f * float(np.median([a[3] for a in anchors])) for f in params.area_range)
     area_mid = float(np.median([a[3] for a in anchors]))
+    area_lo, area_hi = (f * area_mid for f in params.area_range)
     faint = params.faint_fraction * float(np.median([a[4] for a in anchors]))
     # Known positions: the re-measured anchors, then the track's points after them.
     last_anchor = anchors[-1][0]
