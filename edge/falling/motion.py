@@ -224,7 +224,7 @@ class MotionDetector:
         self._update_busy(active)
         active &= ~self._busy_mask
         # The long baseline holds only for an unshaken frame (a shift is measured against the last frame only).
-        steady = math.hypot(*self.status.shift_px) < self.params.shake_min_px
+        steady = self.comparable
         reference = self._refs[0] if steady and len(self._refs) == 2 else None
         cands = self._measure(active, cur, d1, self._prev[-2], prev2_shift, reference)
         self._remember(cur)
@@ -437,12 +437,12 @@ class MotionDetector:
             h, w = img.shape
             return img.reshape(h // g, g, w // g, g).transpose(0, 2, 1, 3)[cy, cx]
 
-        b_d1 = blocks(d1)
+        b_d1, b_cur = blocks(d1), blocks(cur)
         b_prev2 = blocks(prev2) if prev2_shift is None else self._shifted_blocks(prev2, prev2_shift, cy, cx)
-        b_d2 = cv2.absdiff(blocks(cur), b_prev2)
+        b_d2 = cv2.absdiff(b_cur, b_prev2)
         both = np.minimum(b_d1, b_d2)
         if reference is not None:
-            np.minimum(both, cv2.absdiff(blocks(cur), blocks(reference)), out=both)
+            np.minimum(both, cv2.absdiff(b_cur, blocks(reference)), out=both)
         both = both.astype(np.int16)
         excess = both - blocks(self._threshold_map) - round(self._noise_threshold())
         k, py, px = np.nonzero(excess > 0)
