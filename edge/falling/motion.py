@@ -64,7 +64,14 @@ class MotionParams:
     shake_check_fraction: float = 0.03
     """More than this fraction of watched cells changing at once: measure the global shift (camera shake)."""
     global_change_fraction: float = 0.12
-    """More than this fraction still changing after shake compensation: lighting change, skip the frame."""
+    """More than this fraction still changing after shake compensation: lighting change, skip the frame…"""
+    broad_change_fraction: float = 0.05
+    """…when the change is also broad: more than this fraction of the watched region changes by more than the
+    noise threshold at an eighth of the resolution. A lighting change or an exposure step is smooth and keeps
+    its full amplitude there; rain, hundreds of thin streaks a frame, lights up as many grid cells but is
+    averaged away (heavy rain: 0.2–1.7 % of the region, a lighting change 90–100 %). Without this test a
+    downpour was taken for a lighting change and every frame skipped. 0 or less: every frame over
+    ``global_change_fraction`` is skipped."""
     shake_min_px: float = 0.4
     """A measured global shift above this is treated as camera shake and compensated."""
     max_candidates: int = 64
@@ -167,6 +174,8 @@ class MotionDetector:
         self._cell_threshold: tuple[int, np.ndarray] | None = None  # (T, threshold map + T), see _active_cells
         self._small_cur: np.ndarray | None = None  # this frame at shake resolution, if a shake check made it
         self._small_prev: np.ndarray | None = None  # …and the newest stored frame's
+        self._small_pair: tuple[np.ndarray, np.ndarray] = (np.zeros((1, 1), np.float32),) * 2  # the last check's
+        self._eighth_watched: np.ndarray | None = None  # the watched region at an eighth of the resolution
         # One row of a g×g block is one machine word when g is 1, 2, 4 or 8 bytes wide (see _active_cells).
         self._block_row_dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(g)
         self._noise_sigma = 0.0
@@ -201,7 +210,7 @@ class MotionDetector:
         if frac > self.params.shake_check_fraction:
             # Many cells at once: a shake (compensate and look again) or a lighting change (skip the frame).
             shift = self._measure_shake(cur)
-            if shift is None and frac > self.params.global_change_fraction:
+            if shift is None and frac > self.params.global_change_fraction and self._broad_change():
                 self.status.skipped = "lighting"
                 self._remember(cur)
                 return Candidates.empty()
@@ -214,7 +223,8 @@ class MotionDetector:
                     # (else a spurious correlation peak from flicker or texture: keep the frames as they were)
                     self._prev[-1] = prev1_c
                     d1, active, frac = d1_c, active_c, frac_c
-                if frac > self.params.global_change_fraction:
+                # A shift that did not explain the change is no shake: judge the change as without one.
+                if frac > self.params.global_change_fraction and (aligned or self._broad_change()):
                     self.status.skipped = "shake"
                     self._remember(cur)
                     return Candidates.empty()
@@ -354,12 +364,31 @@ class MotionDetector:
             a = cv2.resize(self._prev[-1], small, interpolation=cv2.INTER_AREA).astype(np.float32)
         b = cv2.resize(cur, small, interpolation=cv2.INTER_AREA).astype(np.float32)
         self._small_cur = b
+        self._small_pair = (a, b)
         (dx, dy), response = cv2.phaseCorrelate(a, b)
         dx, dy = 4.0 * dx, 4.0 * dy
         self.status.shift_px = (dx, dy)
         if response < 0.2 or np.hypot(dx, dy) < self.params.shake_min_px:
             return None
         return np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+
+    def _broad_change(self) -> bool:
+        """Does the change between the last two frames cover much of the watched region at an eighth of the
+        resolution (from the shake check's quarter-resolution pair)? See ``MotionParams.broad_change_fraction``.
+        """
+        fraction = self.params.broad_change_fraction
+        if fraction <= 0:
+            return True
+        a, b = self._small_pair
+        eighth = (a.shape[1] // 2, a.shape[0] // 2)
+        diff = cv2.absdiff(cv2.resize(a, eighth, interpolation=cv2.INTER_AREA),
+                           cv2.resize(b, eighth, interpolation=cv2.INTER_AREA))
+        if self._eighth_watched is None or self._eighth_watched.shape != diff.shape:
+            roi_mask = cv2.compare(self._unwatched, 0, cv2.CMP_EQ)
+            self._eighth_watched = cv2.resize(roi_mask, eighth, interpolation=cv2.INTER_AREA) > 127
+        watched = self._eighth_watched
+        changed = np.count_nonzero((diff > self._noise_threshold()) & watched)
+        return changed > fraction * max(1, int(np.count_nonzero(watched)))
 
     @staticmethod
     def _shifted(frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
