@@ -6,7 +6,9 @@ keeping a slow background model, and tests each changed region against the frame
 object's *current* position becomes a candidate (the place it left is a "ghost": it differs from the previous
 frame but not from the one before). A large object that moves less than its size a frame covered the place it
 left in both earlier frames too, so the ghost test also looks at a reference frame kept 1–2 s earlier: a place
-that shows again what it showed then is background uncovered, not an object.
+that shows again what it showed then is background uncovered, not an object. The reference is brought to the
+current light (a cloud's shadow, the exposure) and, where it takes most of a blob and the camera has moved since
+it was kept, moved with the camera.
 
 Per frame, on the watched region only:
 
@@ -65,24 +67,35 @@ class MotionParams:
     """More than this fraction of watched cells changing at once: measure the global shift (camera shake)."""
     global_change_fraction: float = 0.12
     """More than this fraction still changing after shake compensation: lighting change, skip the frame…"""
-    broad_change_fraction: float = 0.05
+    broad_change_fraction: float = 0.12
     """…when the change is also broad: more than this fraction of the watched region changes by more than the
-    noise threshold at an eighth of the resolution. A lighting change or an exposure step is smooth and keeps
-    its full amplitude there; rain, hundreds of thin streaks a frame, lights up as many grid cells but is
-    averaged away (heavy rain: 0.2–1.7 % of the region, a lighting change 90–100 %). Without this test a
-    downpour was taken for a lighting change and every frame skipped. 0 or less: every frame over
-    ``global_change_fraction`` is skipped."""
+    noise threshold at a sixteenth of the resolution. A lighting change or an exposure step is smooth and
+    keeps its full amplitude there (99–100 % of the region changes); rain, hundreds of thin streaks a frame,
+    lights up as many grid cells but is averaged away (the heaviest generated rain: 0.1–1.2 % at 720p, 6–7 % at
+    1080p, where streaks are twice as thick). Without this test a downpour was taken for a lighting change and
+    nearly every frame skipped. 0 or less: every frame over ``global_change_fraction`` is skipped."""
     shake_min_px: float = 0.4
     """A measured global shift above this is treated as camera shake and compensated."""
     max_candidates: int = 64
     """Per frame; the strongest are kept (rain storms)."""
     gradient_refresh_frames: int = 50
     """How often the scene gradient used by the edge-aware threshold is recomputed."""
+    reference_align: bool = True
+    """Where the reference takes most of a blob (half its pixels, at least 4), measure the camera's shift since
+    the reference was kept and compare against the reference moved by it: jitter under the shake check's
+    trigger, or a knock after which the reference still shows the old position for up to 2 s. False: the
+    reference as kept (brought to the current light only)."""
     reference_frames: int = 25
     """Every this many frames a comparable frame is kept as a reference; the older of the last two kept (about
     1–2 s old at 25 fps) is the long baseline of the ghost test: a pixel that shows what it showed then is
     background uncovered again, not an object. 0: no reference (the ghost test against the frame before last
     only)."""
+
+
+LIGHT_BLOCK_PX = 16
+"""Block size of the brightness maps that carry the reference frame across a change of light."""
+REFERENCE_SHIFT_FRAMES = 3
+"""The camera's shift since the reference was kept is measured again after this many frames at the most."""
 
 
 def _median_u8(values: np.ndarray) -> float:
@@ -169,13 +182,18 @@ class MotionDetector:
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
         self._refs: list[np.ndarray] = []  # the last two reference frames (see MotionParams.reference_frames)
+        self._ref_small: tuple[np.ndarray, np.ndarray] | None = None  # (reference, at quarter resolution)
+        self._ref_shift: tuple[np.ndarray, int, np.ndarray | None] | None = None  # (reference, frame, shift)
+        self._gain: np.ndarray | None = None  # this frame's brightness against the reference's (_reference_blocks)
+        self._ref_light: list[np.ndarray] = []  # …and their brightness at LIGHT_BLOCK_PX (see _light)
         self._last_ref_frame = 0  # _frames_seen when the newest reference was kept
         self._threshold_map: np.ndarray | None = None
         self._cell_threshold: tuple[int, np.ndarray] | None = None  # (T, threshold map + T), see _active_cells
         self._small_cur: np.ndarray | None = None  # this frame at shake resolution, if a shake check made it
         self._small_prev: np.ndarray | None = None  # …and the newest stored frame's
-        self._small_pair: tuple[np.ndarray, np.ndarray] = (np.zeros((1, 1), np.float32),) * 2  # the last check's
-        self._eighth_watched: np.ndarray | None = None  # the watched region at an eighth of the resolution
+        # The last shake check's two frames at quarter resolution (for _broad_change).
+        self._small_pair: tuple[np.ndarray, np.ndarray] = (np.zeros((1, 1), np.float32),) * 2
+        self._coarse_watched: np.ndarray | None = None  # the watched region at a sixteenth of the resolution
         # One row of a g×g block is one machine word when g is 1, 2, 4 or 8 bytes wide (see _active_cells).
         self._block_row_dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(g)
         self._noise_sigma = 0.0
@@ -193,6 +211,7 @@ class MotionDetector:
         cur = np.ascontiguousarray(luma[y0:y1, x0:x1])
         self.status = FrameStatus()
         self._small_cur = None
+        self._gain = None
         self._frames_seen += 1
         if len(self._prev) < 2:
             self._remember(cur)
@@ -236,7 +255,8 @@ class MotionDetector:
         # The long baseline holds only for an unshaken frame (a shift is measured against the last frame only).
         steady = self.comparable
         reference = self._refs[0] if steady and len(self._refs) == 2 else None
-        cands = self._measure(active, cur, d1, self._prev[-2], prev2_shift, reference)
+        ref_light = self._ref_light[0] if reference is not None else None
+        cands = self._measure(active, cur, d1, self._prev[-2], prev2_shift, reference, ref_light)
         self._remember(cur)
         if steady:
             self._keep_reference(cur)
@@ -279,9 +299,96 @@ class MotionDetector:
             return
         # A copy when the region is a view of the decoder's frame (it would keep the whole frame alive).
         self._refs.append(roi_frame.copy() if roi_frame.base is not None else roi_frame)
+        self._ref_light.append(self._light(roi_frame))
         if len(self._refs) > 2:
             self._refs.pop(0)
+            self._ref_light.pop(0)
         self._last_ref_frame = self._frames_seen
+
+    @staticmethod
+    def _reference_takes_a_blob(both: np.ndarray, with_ref: np.ndarray, allowance: np.ndarray,
+                                lab_cells: np.ndarray, n: int) -> bool:
+        """Does the reference take at least half the pixels (and at least 4) of a blob that passes the short
+        ghost test? Either an object's trailing band (what the reference is for) or a camera that has moved
+        since the reference was kept, showing an edge's other side where an object now is. A few pixels here
+        and there are coincidence (a raindrop where the reference had one too)."""
+        passing = both > allowance
+        lost = np.count_nonzero(passing & (with_ref <= allowance), axis=(1, 2))
+        if lost.sum() < 4:
+            return False
+        lost_in = np.bincount(lab_cells, weights=lost, minlength=n)
+        passing_in = np.bincount(lab_cells, weights=np.count_nonzero(passing, axis=(1, 2)), minlength=n)
+        return bool(np.any((lost_in >= 4) & (2 * lost_in >= passing_in)))
+
+    def _reference_blocks(self, reference: np.ndarray, ref_light: np.ndarray | None, cur: np.ndarray,
+                          cy: np.ndarray, cx: np.ndarray, shift: np.ndarray | None = None) -> np.ndarray:
+        """The reference's g×g blocks at cells (cy, cx), moved by ``shift`` (if given) and brought to this
+        frame's light: scaled by the local change of brightness since it was kept (a cloud's shadow, the
+        exposure recovering from a step), the median ratio of block means over 5×5 blocks of
+        ``LIGHT_BLOCK_PX`` (80×80 px), which an object up to half that size does not move."""
+        g = self.params.cell_px
+        if shift is None:
+            h, w = reference.shape
+            b_ref = reference.reshape(h // g, g, w // g, g).transpose(0, 2, 1, 3)[cy, cx]
+        else:
+            b_ref = self._shifted_blocks(reference, shift, cy, cx)
+        if ref_light is None:
+            return b_ref
+        if self._gain is None:
+            self._gain = cv2.medianBlur(self._light(cur) / np.maximum(ref_light, 1.0), 5)
+        by = np.minimum((cy * g) // LIGHT_BLOCK_PX, self._gain.shape[0] - 1)
+        bx = np.minimum((cx * g) // LIGHT_BLOCK_PX, self._gain.shape[1] - 1)
+        scaled = b_ref * self._gain[by, bx][:, None, None]
+        return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+    def _reference_shift(self, cur: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
+        """The camera's shift from the reference to this frame, as a 2×3 translation, or None when it is under
+        ``shake_min_px`` or moving the reference by it does not bring it closer to this frame.
+
+        Measured by phase correlation at quarter resolution. Something large moving in a still view biases the
+        peak by a few tenths of a pixel, and a reference moved by that shows edges where it matched; so a
+        shift is taken only where it explains the difference: moving the reference by it must lower the mean
+        difference from this frame (at quarter resolution). A measurement (1.7 ms at 1080p) serves the next
+        ``REFERENCE_SHIFT_FRAMES`` − 1 frames too: a camera that wanders in the wind moves a few tenths of a
+        pixel in that time, and in rain or jitter a blob for the check comes nearly every frame.
+        """
+        last = self._ref_shift
+        if last is not None and last[0] is reference and self._frames_seen - last[1] < REFERENCE_SHIFT_FRAMES:
+            return last[2]
+        shift = self._measure_reference_shift(cur, reference)
+        self._ref_shift = (reference, self._frames_seen, shift)
+        return shift
+
+    def _measure_reference_shift(self, cur: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
+        """_reference_shift without the cache."""
+        small = (cur.shape[1] // 4, cur.shape[0] // 4)
+        if self._ref_small is None or self._ref_small[0] is not reference:
+            ref_small = cv2.resize(reference, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+            self._ref_small = (reference, ref_small)
+        a = self._ref_small[1]
+        b = self._small_cur
+        if b is None:  # (kept: the next frame's shake check may reuse it)
+            b = self._small_cur = cv2.resize(cur, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        (dx, dy), response = cv2.phaseCorrelate(a, b)
+        if response < 0.2 or 4.0 * math.hypot(dx, dy) < self.params.shake_min_px:
+            return None
+        shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+        moved = cv2.warpAffine(a, shift, small, borderMode=cv2.BORDER_REPLICATE)
+        if cv2.norm(b, moved, cv2.NORM_L1) >= cv2.norm(b, a, cv2.NORM_L1):
+            return None
+        return np.array([[1, 0, 4.0 * dx], [0, 1, 4.0 * dy]], np.float32)
+
+    @staticmethod
+    def _light(roi_frame: np.ndarray) -> np.ndarray:
+        """The region's mean brightness over blocks of ``LIGHT_BLOCK_PX`` (float32; a border narrower than a
+        block is left out and belongs to the last block). Every pixel counts: block means from a sample (every
+        4th pixel of every 4th row, a sixth of the cost) alias a finely textured facade, so that a pixel of
+        jitter changes them by several per cent, and the band a large object leaves behind it showed again
+        (seed 6000: 5 throws lost, most of them large objects from storeys 4-8)."""
+        b = LIGHT_BLOCK_PX
+        h, w = roi_frame.shape
+        hb, wb = max(1, h // b), max(1, w // b)
+        return cv2.resize(roi_frame[: hb * b, : wb * b], (wb, hb), interpolation=cv2.INTER_AREA).astype(np.float32)
 
     def _refresh_threshold_map(self, cur: np.ndarray) -> None:
         """Per-pixel extra threshold from the scene's local gradient (dilated: sway moves edges ±1 px)."""
@@ -373,21 +480,21 @@ class MotionDetector:
         return np.array([[1, 0, dx], [0, 1, dy]], np.float32)
 
     def _broad_change(self) -> bool:
-        """Does the change between the last two frames cover much of the watched region at an eighth of the
+        """Does the change between the last two frames cover much of the watched region at a sixteenth of the
         resolution (from the shake check's quarter-resolution pair)? See ``MotionParams.broad_change_fraction``.
         """
         fraction = self.params.broad_change_fraction
         if fraction <= 0:
             return True
         a, b = self._small_pair
-        eighth = (a.shape[1] // 2, a.shape[0] // 2)
-        diff = cv2.absdiff(cv2.resize(a, eighth, interpolation=cv2.INTER_AREA),
-                           cv2.resize(b, eighth, interpolation=cv2.INTER_AREA))
-        if self._eighth_watched is None or self._eighth_watched.shape != diff.shape:
+        coarse = (max(1, a.shape[1] // 4), max(1, a.shape[0] // 4))
+        diff = cv2.absdiff(cv2.resize(a, coarse, interpolation=cv2.INTER_AREA),
+                           cv2.resize(b, coarse, interpolation=cv2.INTER_AREA))
+        if self._coarse_watched is None or self._coarse_watched.shape != diff.shape:
             roi_mask = cv2.compare(self._unwatched, 0, cv2.CMP_EQ)
-            self._eighth_watched = cv2.resize(roi_mask, eighth, interpolation=cv2.INTER_AREA) > 127
-        watched = self._eighth_watched
-        changed = np.count_nonzero((diff > self._noise_threshold()) & watched)
+            self._coarse_watched = cv2.resize(roi_mask, coarse, interpolation=cv2.INTER_AREA) > 127
+        watched = self._coarse_watched
+        changed = int(np.count_nonzero((diff > self._noise_threshold()) & watched))
         return changed > fraction * max(1, int(np.count_nonzero(watched)))
 
     @staticmethod
@@ -436,14 +543,17 @@ class MotionDetector:
         return np.rint(top * (1 - fy) + bottom * fy).astype(np.uint8)
 
     def _measure(self, active: np.ndarray, cur: np.ndarray, d1: np.ndarray, prev2: np.ndarray,
-                 prev2_shift: np.ndarray | None = None, reference: np.ndarray | None = None) -> Candidates:
+                 prev2_shift: np.ndarray | None = None, reference: np.ndarray | None = None,
+                 ref_light: np.ndarray | None = None) -> Candidates:
         """Group active cells into blobs and measure each at full resolution, all blobs at once.
 
         A pixel counts towards its blob with weight ``min(D1, D2, D_ref) − allowance − T`` (D2 = |Y_t − Y_{t−2}|,
         D_ref = |Y_t − reference|, when a ``reference`` is given): the object's current position differs from
         all earlier frames, the place it left (the ghost) only from the previous one, or, where a large object
         moving less than its size covered it in both earlier frames, not from the reference of 1–2 s ago; so
-        ghosts get no weight and vanish. Only the pixels of active cells are gathered
+        ghosts get no weight and vanish. (The reference is brought to this frame's light, ``ref_light`` being
+        its brightness map, and where it takes most of a blob moved with the camera: _reference_blocks,
+        _reference_shift.) Only the pixels of active cells are gathered
         (a few hundred blocks of g×g, not the frame), and centroid, area, contrast and streak length come from
         weighted moments accumulated per blob with ``bincount``. ``prev2_shift``: the frame before last is
         to be aligned to this one (shake compensation), at the gathered pixels only.
@@ -470,10 +580,18 @@ class MotionDetector:
         b_prev2 = blocks(prev2) if prev2_shift is None else self._shifted_blocks(prev2, prev2_shift, cy, cx)
         b_d2 = cv2.absdiff(b_cur, b_prev2)
         both = np.minimum(b_d1, b_d2)
+        allowance = blocks(self._threshold_map) + np.int16(round(self._noise_threshold()))
         if reference is not None:
-            np.minimum(both, cv2.absdiff(b_cur, blocks(reference)), out=both)
+            b_ref = self._reference_blocks(reference, ref_light, cur, cy, cx)
+            with_ref = np.minimum(both, cv2.absdiff(b_cur, b_ref))
+            if self.params.reference_align and self._reference_takes_a_blob(both, with_ref, allowance, lab_cells, n):
+                shift = self._reference_shift(cur, reference)
+                if shift is not None:
+                    b_ref = self._reference_blocks(reference, ref_light, cur, cy, cx, shift)
+                    with_ref = np.minimum(both, cv2.absdiff(b_cur, b_ref))
+            both = with_ref
         both = both.astype(np.int16)
-        excess = both - blocks(self._threshold_map) - round(self._noise_threshold())
+        excess = both - allowance
         k, py, px = np.nonzero(excess > 0)
         if k.size == 0:
             return Candidates.empty()
