@@ -303,6 +303,7 @@ class MotionDetector:
         if len(self._refs) > 2:
             self._refs.pop(0)
             self._ref_light.pop(0)
+            self._ref_small = self._ref_shift = None  # (of the reference let go: not to keep it alive)
         self._last_ref_frame = self._frames_seen
 
     @staticmethod
