@@ -257,7 +257,7 @@ def test_the_reference_is_brought_to_the_current_light() -> None:
         return (320.0, 100 + 0.5 * 400 * ((i - 80) / FPS) ** 2) if 80 <= i < 103 else None
 
     frames = []
-    for i in range(103):  # the reference in use from frame 78 to 102 is frame 53's
+    for i in range(103):  # the reference in use while it falls was kept before the light rose
         light = 1.0 + 0.2 * min(1.0, max(0.0, (i - 55) / 20))  # 1 % a frame: no frame is a lighting jump
         img = np.full((H, W), 120.0, np.float32)
         pos = path(i)
@@ -295,6 +295,7 @@ def test_the_reference_follows_the_camera_when_it_moves() -> None:
     assert all(_seen_every_frame(frames, path)[3:])  # (from its third frame: it starts at rest)
     unaligned = _seen_every_frame(frames, path, MotionParams(reference_align=False))[3:]
     assert sum(unaligned) <= 2, unaligned
+
 
 def test_a_tree_that_starts_moving_is_masked_within_half_a_second() -> None:
     """Calm for 3 s, then a region flickers (a gust in a tree): masked again within about 12 frames."""
