@@ -181,11 +181,10 @@ class MotionDetector:
         self._busy_slow = np.zeros(cells.shape, np.float32)
         self._busy_mask = np.zeros(cells.shape, bool)
         self._prev: list[np.ndarray] = []  # the last two ROI frames, newest last
-        self._refs: list[np.ndarray] = []  # the last two reference frames (see MotionParams.reference_frames)
+        # The last two reference frames (see MotionParams.reference_frames), each with its brightness map (_light).
+        self._refs: list[tuple[np.ndarray, np.ndarray]] = []
         self._ref_small: tuple[np.ndarray, np.ndarray] | None = None  # (reference, at quarter resolution)
         self._ref_shift: tuple[np.ndarray, int, np.ndarray | None] | None = None  # (reference, frame, shift)
-        self._gain: np.ndarray | None = None  # this frame's brightness against the reference's (_reference_blocks)
-        self._ref_light: list[np.ndarray] = []  # …and their brightness at LIGHT_BLOCK_PX (see _light)
         self._last_ref_frame = 0  # _frames_seen when the newest reference was kept
         self._threshold_map: np.ndarray | None = None
         self._cell_threshold: tuple[int, np.ndarray] | None = None  # (T, threshold map + T), see _active_cells
@@ -211,7 +210,6 @@ class MotionDetector:
         cur = np.ascontiguousarray(luma[y0:y1, x0:x1])
         self.status = FrameStatus()
         self._small_cur = None
-        self._gain = None
         self._frames_seen += 1
         if len(self._prev) < 2:
             self._remember(cur)
@@ -255,8 +253,7 @@ class MotionDetector:
         # The long baseline holds only for an unshaken frame (a shift is measured against the last frame only).
         steady = self.comparable
         reference = self._refs[0] if steady and len(self._refs) == 2 else None
-        ref_light = self._ref_light[0] if reference is not None else None
-        cands = self._measure(active, cur, d1, self._prev[-2], prev2_shift, reference, ref_light)
+        cands = self._measure(active, cur, d1, self._prev[-2], prev2_shift, reference)
         self._remember(cur)
         if steady:
             self._keep_reference(cur)
@@ -298,11 +295,9 @@ class MotionDetector:
         if n <= 0 or (self._refs and self._frames_seen - self._last_ref_frame < n):
             return
         # A copy when the region is a view of the decoder's frame (it would keep the whole frame alive).
-        self._refs.append(roi_frame.copy() if roi_frame.base is not None else roi_frame)
-        self._ref_light.append(self._light(roi_frame))
+        self._refs.append((roi_frame.copy() if roi_frame.base is not None else roi_frame, self._light(roi_frame)))
         if len(self._refs) > 2:
             self._refs.pop(0)
-            self._ref_light.pop(0)
             self._ref_small = self._ref_shift = None  # (of the reference let go: not to keep it alive)
         self._last_ref_frame = self._frames_seen
 
@@ -321,26 +316,20 @@ class MotionDetector:
         passing_in = np.bincount(lab_cells, weights=np.count_nonzero(passing, axis=(1, 2)), minlength=n)
         return bool(np.any((lost_in >= 4) & (2 * lost_in >= passing_in)))
 
-    def _reference_blocks(self, reference: np.ndarray, ref_light: np.ndarray | None, cur: np.ndarray,
-                          cy: np.ndarray, cx: np.ndarray, shift: np.ndarray | None = None) -> np.ndarray:
-        """The reference's g×g blocks at cells (cy, cx), moved by ``shift`` (if given) and brought to this
-        frame's light: scaled by the local change of brightness since it was kept (a cloud's shadow, the
-        exposure recovering from a step), the median ratio of block means over 5×5 blocks of
-        ``LIGHT_BLOCK_PX`` (80×80 px), which an object up to half that size does not move."""
+    def _light_scale(self, cur: np.ndarray, ref_light: np.ndarray, cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
+        """Per cell (cy, cx), the factor that brings the reference to this frame's light, (K, 1, 1): the local
+        change of brightness since it was kept (a cloud's shadow, the exposure recovering from a step), the
+        median ratio of block means over 5×5 blocks of ``LIGHT_BLOCK_PX`` (80×80 px), which an object up to half
+        that size does not move."""
+        gain = cv2.medianBlur(self._light(cur) / np.maximum(ref_light, 1.0), 5)
         g = self.params.cell_px
-        if shift is None:
-            h, w = reference.shape
-            b_ref = reference.reshape(h // g, g, w // g, g).transpose(0, 2, 1, 3)[cy, cx]
-        else:
-            b_ref = self._shifted_blocks(reference, shift, cy, cx)
-        if ref_light is None:
-            return b_ref
-        if self._gain is None:
-            self._gain = cv2.medianBlur(self._light(cur) / np.maximum(ref_light, 1.0), 5)
-        by = np.minimum((cy * g) // LIGHT_BLOCK_PX, self._gain.shape[0] - 1)
-        bx = np.minimum((cx * g) // LIGHT_BLOCK_PX, self._gain.shape[1] - 1)
-        scaled = b_ref * self._gain[by, bx][:, None, None]
-        return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        by = np.minimum((cy * g) // LIGHT_BLOCK_PX, gain.shape[0] - 1)
+        bx = np.minimum((cx * g) // LIGHT_BLOCK_PX, gain.shape[1] - 1)
+        return gain[by, bx][:, None, None]
+
+    @staticmethod
+    def _scaled(blocks: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint(blocks * scale), 0, 255).astype(np.uint8)
 
     def _reference_shift(self, cur: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
         """The camera's shift from the reference to this frame, as a 2×3 translation, or None when it is under
@@ -544,16 +533,16 @@ class MotionDetector:
         return np.rint(top * (1 - fy) + bottom * fy).astype(np.uint8)
 
     def _measure(self, active: np.ndarray, cur: np.ndarray, d1: np.ndarray, prev2: np.ndarray,
-                 prev2_shift: np.ndarray | None = None, reference: np.ndarray | None = None,
-                 ref_light: np.ndarray | None = None) -> Candidates:
+                 prev2_shift: np.ndarray | None = None,
+                 reference: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
         """Group active cells into blobs and measure each at full resolution, all blobs at once.
 
         A pixel counts towards its blob with weight ``min(D1, D2, D_ref) − allowance − T`` (D2 = |Y_t − Y_{t−2}|,
         D_ref = |Y_t − reference|, when a ``reference`` is given): the object's current position differs from
         all earlier frames, the place it left (the ghost) only from the previous one, or, where a large object
         moving less than its size covered it in both earlier frames, not from the reference of 1–2 s ago; so
-        ghosts get no weight and vanish. (The reference is brought to this frame's light, ``ref_light`` being
-        its brightness map, and where it takes most of a blob moved with the camera: _reference_blocks,
+        ghosts get no weight and vanish. (``reference`` is the frame and its brightness map; it is brought to
+        this frame's light, and where it takes most of a blob moved with the camera: _light_scale,
         _reference_shift.) Only the pixels of active cells are gathered
         (a few hundred blocks of g×g, not the frame), and centroid, area, contrast and streak length come from
         weighted moments accumulated per blob with ``bincount``. ``prev2_shift``: the frame before last is
@@ -583,13 +572,14 @@ class MotionDetector:
         both = np.minimum(b_d1, b_d2)
         allowance = blocks(self._threshold_map) + np.int16(round(self._noise_threshold()))
         if reference is not None:
-            b_ref = self._reference_blocks(reference, ref_light, cur, cy, cx)
-            with_ref = np.minimum(both, cv2.absdiff(b_cur, b_ref))
+            ref, ref_light = reference
+            scale = self._light_scale(cur, ref_light, cy, cx)
+            with_ref = np.minimum(both, cv2.absdiff(b_cur, self._scaled(blocks(ref), scale)))
             if self.params.reference_align and self._reference_takes_a_blob(both, with_ref, allowance, lab_cells, n):
-                shift = self._reference_shift(cur, reference)
+                shift = self._reference_shift(cur, ref)
                 if shift is not None:
-                    b_ref = self._reference_blocks(reference, ref_light, cur, cy, cx, shift)
-                    with_ref = np.minimum(both, cv2.absdiff(b_cur, b_ref))
+                    moved = self._scaled(self._shifted_blocks(ref, shift, cy, cx), scale)
+                    with_ref = np.minimum(both, cv2.absdiff(b_cur, moved))
             both = with_ref
         both = both.astype(np.int16)
         excess = both - allowance

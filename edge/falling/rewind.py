@@ -268,10 +268,9 @@ def measure_again(
     depends on the cell grid and the noise, so the error jumps by pixels from frame to frame and changes sign
     along a track (on the benchmark, points whose step is under half the object's size: RMS 1.7 px along the
     motion against 1.0 px across, 90th percentile 3.4 px). The motion stage's reference frame (1–2 s old) now
-    takes the strip's weight away where the camera has not swayed since, leaving the band ahead of the centre.
-    Against a frame in which the object had moved clear
-    (``2·r + 3`` px, ``r`` = 0.6 × its length) the difference shows all of it, and only the place it stood
-    then (the ghost, left out) besides.
+    takes the strip's weight away, leaving the band ahead of the centre. Against a frame in which the object had
+    moved clear (``2·r + 3`` px, ``r`` = 0.6 × its length) the difference shows all of it, and only the place it
+    stood then (the ghost, left out) besides.
     """
     if len(track) < params.measure_again_points:
         return None
